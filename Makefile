@@ -1,0 +1,63 @@
+# sessionlens: `make run` starts the server with the demo shop; `make test` runs every test.
+# Every install step is here, idempotent, and skipped when already done.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMPS := .stamps
+BUILD := src/sessionlens/console/static/build
+CLIENT_SRC := $(shell find client/src -type f 2>/dev/null) client/build.mjs
+PYTEST_ARGS ?=
+
+.PHONY: run test check fmt build install chromium services bench clean
+
+run: install build
+	$(BIN)/sessionlens serve
+
+test: install build chromium services
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+check: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+fmt: install
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+install: $(STAMPS)/venv
+
+$(STAMPS)/venv: pyproject.toml
+	@mkdir -p $(STAMPS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+build: $(BUILD)/sessionlens.js
+
+$(STAMPS)/npm: client/package.json client/package-lock.json
+	@mkdir -p $(STAMPS)
+	cd client && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(BUILD)/sessionlens.js: $(STAMPS)/npm $(CLIENT_SRC)
+	cd client && node build.mjs
+
+# Debian's chromium for the browser tests; playwright cannot download browsers here.
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+# PostgreSQL and NATS for the tests: start them when they are not answering.
+services:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || \
+		(pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start && sleep 2)
+	@pg_isready -h 127.0.0.1 -p 5432
+
+bench: install build
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(STAMPS) $(BUILD) client/node_modules

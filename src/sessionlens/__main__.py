@@ -1,0 +1,5 @@
+import sys
+
+from sessionlens.cli import main
+
+sys.exit(main())

@@ -1,0 +1,129 @@
+"""The ASGI application: ingest, console, REST API, recorder script and demo shop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sessionlens.api.routes import router as api_router
+from sessionlens.console.routes import render
+from sessionlens.console.routes import router as console_router
+from sessionlens.context import Context
+from sessionlens.demo.routes import STATIC as DEMO_STATIC
+from sessionlens.demo.routes import router as demo_router
+from sessionlens.ingest.routes import router as ingest_router
+from sessionlens.processing.processor import Processor
+from sessionlens.web.auth import LoginRequired
+from sessionlens.web.headers import SecurityHeaders
+
+logger = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "console" / "static"
+RECORDER = STATIC / "build" / "sessionlens.js"
+JSON_PREFIXES = ("/api/", "/i/")
+API_SUMMARY = (
+    "Read projects, sessions and recordings. Authenticate with "
+    "'Authorization: Bearer <token>' (create one with `sessionlens token create`)."
+)
+
+
+def _wants_json(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith(JSON_PREFIXES) or path.endswith("/blocks") or "/blocks/" in path
+
+
+def _error_response(request: Request, status: int, message: str) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"error": message}, status_code=status)
+    heading = {404: "Not found", 403: "Not allowed", 401: "Please log in"}.get(status, "Error")
+    return render(request, "error.html", status=status, heading=heading, message=message)
+
+
+def _install_errors(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"error": "log in first"}, status_code=401)
+        return RedirectResponse(f"/login?next={exc.next_path}", status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        response = _error_response(request, exc.status_code, str(exc.detail))
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        return _error_response(request, 400, f"bad request: {problems}")
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, exc: Exception) -> Response:
+        logger.exception("unhandled error on %s", request.url.path)
+        return _error_response(request, 500, "Something went wrong on our side; it is logged.")
+
+
+def create_app(ctx: Context, run_processor: bool | None = None) -> FastAPI:
+    """The app; the processor runs inside it unless told otherwise."""
+    processor = Processor(ctx)
+    if run_processor is None:
+        run_processor = ctx.settings.processor
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(processor.run()) if run_processor else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = FastAPI(
+        title="sessionlens API",
+        version="1",
+        summary=API_SUMMARY,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    app.state.processor = processor if run_processor else None
+    app.include_router(ingest_router)
+    app.include_router(console_router)
+    if ctx.settings.demo:
+        app.include_router(demo_router)
+        app.mount("/demo/static", StaticFiles(directory=DEMO_STATIC), name="demo-static")
+    app.include_router(api_router, prefix="/api/v1")
+    app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
+
+    @app.get("/sessionlens.js", include_in_schema=False)
+    def recorder() -> Response:
+        if not RECORDER.exists():
+            raise HTTPException(503, "the recorder is not built; run `make build`")
+        return FileResponse(
+            RECORDER,
+            media_type="text/javascript",
+            headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=300"},
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    _install_errors(app)
+    app.add_middleware(SecurityHeaders, https=ctx.settings.is_https)
+    return app

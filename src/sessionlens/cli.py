@@ -1,0 +1,193 @@
+"""The `sessionlens` command: serve, migrate, user, project, token, process."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from sessionlens import bootstrap, config, projects
+from sessionlens.accounts import tokens, users
+from sessionlens.context import Context
+from sessionlens.storage.engine import migrate
+
+
+class CommandError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+
+def _settings(args: argparse.Namespace) -> config.Settings:
+    overrides: dict[str, Any] = {
+        "host": getattr(args, "host", None),
+        "port": getattr(args, "port", None),
+        "data_dir": getattr(args, "data_dir", None),
+    }
+    return config.load(**overrides)
+
+
+def _open(args: argparse.Namespace) -> Context:
+    ctx = Context.open(_settings(args))
+    migrate(ctx.engine)
+    return ctx
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from sessionlens.app import create_app
+
+    ctx = _open(args)
+    first = bootstrap.ensure(ctx.engine, ctx.settings)
+    if first.generated_password:
+        print(
+            f"\n  Created the admin account {first.admin_email}"
+            f"\n  with the password: {first.generated_password}"
+            "\n  (shown once; set SESSIONLENS_ADMIN_PASSWORD to choose it)\n",
+            flush=True,
+        )
+    base = ctx.settings.base_url
+    print(f"  Console:   {base}/", flush=True)
+    if ctx.settings.demo:
+        print(f"  Demo shop: {base}/demo/\n", flush=True)
+    app = create_app(ctx, run_processor=False if args.no_worker else None)
+    uvicorn.run(
+        app,
+        host=ctx.settings.host,
+        port=ctx.settings.port,
+        log_level="info",
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    ctx = _open(args)
+    print(f"database is up to date ({ctx.engine.url.render_as_string(hide_password=True)})")
+
+
+def cmd_process(args: argparse.Namespace) -> None:
+    from sessionlens.processing.processor import Processor
+
+    ctx = _open(args)
+    print(f"processed {Processor(ctx).drain()} batches")
+
+
+def cmd_user_create(args: argparse.Namespace) -> None:
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else ""
+    if not password:
+        raise CommandError("give the password on standard input with --password-stdin")
+    ctx = _open(args)
+    with ctx.engine.begin() as conn:
+        if args.org and users.find_organisation(conn, args.org) is None:
+            raise CommandError(f"no organisation named {args.org!r}")
+        user, org_id = users.create_user(conn, args.email, args.name, password, args.org)
+    print(f"created user {user.email} (id {user.id}) in organisation {org_id}")
+
+
+def cmd_project_create(args: argparse.Namespace) -> None:
+    ctx = _open(args)
+    with ctx.engine.begin() as conn:
+        owner = users.find_user(conn, args.owner)
+        if owner is None:
+            raise CommandError(f"no user with email {args.owner}")
+        org_ids = users.organisation_ids(conn, owner.id)
+        if not org_ids:
+            raise CommandError(f"{args.owner} belongs to no organisation")
+        project = projects.create_project(conn, org_ids[0], args.name, args.website)
+    print(f"project id: {project.id}\nproject key: {project.ingest_key}")
+    print(
+        f'snippet: <script src="{ctx.settings.base_url}/sessionlens.js" '
+        f'data-project="{project.ingest_key}" defer></script>'
+    )
+
+
+def cmd_token_create(args: argparse.Namespace) -> None:
+    ctx = _open(args)
+    with ctx.engine.begin() as conn:
+        user = users.find_user(conn, args.email)
+        if user is None:
+            raise CommandError(f"no user with email {args.email}")
+        token = tokens.create_api_token(conn, user.id, args.name)
+    print(token)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="sessionlens",
+        description="Self-hosted, privacy-first session replay. "
+        "Every option can also be set with a SESSIONLENS_* environment variable.",
+    )
+    sub = top.add_subparsers(dest="command", required=True)
+
+    def with_data_dir(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--data-dir", help="data folder (SESSIONLENS_DATA_DIR)")
+        return p
+
+    serve = with_data_dir(sub.add_parser("serve", help="run the server (ingest, console, API)"))
+    serve.add_argument("--host", help="listen address (SESSIONLENS_HOST)")
+    serve.add_argument("--port", type=int, help="listen port (SESSIONLENS_PORT)")
+    serve.add_argument(
+        "--no-worker", action="store_true", help="do not process the ingest log in this process"
+    )
+    serve.set_defaults(func=cmd_serve)
+    with_data_dir(
+        sub.add_parser("migrate", help="create or upgrade the database schema")
+    ).set_defaults(func=cmd_migrate)
+    with_data_dir(
+        sub.add_parser("process", help="process every pending batch, then exit")
+    ).set_defaults(func=cmd_process)
+
+    user = sub.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
+    create = with_data_dir(user.add_parser("create", help="create a user"))
+    create.add_argument("email")
+    create.add_argument("--name", default="", help="the user's name")
+    create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input",
+    )
+    create.add_argument("--org", help="join this existing organisation instead of a new one")
+    create.set_defaults(func=cmd_user_create)
+
+    project = sub.add_parser("project", help="manage projects").add_subparsers(
+        dest="action", required=True
+    )
+    pcreate = with_data_dir(project.add_parser("create", help="create a project"))
+    pcreate.add_argument("name")
+    pcreate.add_argument(
+        "--website",
+        action="append",
+        required=True,
+        help="an origin of the recorded site, e.g. https://shop.example (repeatable)",
+    )
+    pcreate.add_argument("--owner", required=True, help="email of a member of the organisation")
+    pcreate.set_defaults(func=cmd_project_create)
+
+    token = sub.add_parser("token", help="manage API tokens").add_subparsers(
+        dest="action", required=True
+    )
+    tcreate = with_data_dir(token.add_parser("create", help="create an API token for a user"))
+    tcreate.add_argument("email")
+    tcreate.add_argument("--name", default="cli", help="a label for the token")
+    tcreate.set_defaults(func=cmd_token_create)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except config.SettingsError as exc:
+        print(f"sessionlens: bad setting: {exc}", file=sys.stderr)
+        return 2
+    except (CommandError, users.AccountError, projects.ProjectError) as exc:
+        print(f"sessionlens: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,236 @@
+"""Typed settings, read from SESSIONLENS_* environment variables.
+
+Every setting has a type, a default and a help line. A bad value stops start-up with a
+message naming the variable. Secrets may also be given as SESSIONLENS_<NAME>_FILE.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+PREFIX = "SESSIONLENS_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use."""
+
+
+def _parse_int(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"expected an integer, got {raw!r}") from exc
+
+
+def _parse_port(raw: str) -> int:
+    port = _parse_int(raw)
+    if not 1 <= port <= 65535:
+        raise SettingsError(f"expected a port between 1 and 65535, got {port}")
+    return port
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"expected true or false, got {raw!r}")
+
+
+def _parse_str(raw: str) -> str:
+    return raw
+
+
+def _parse_database_url(raw: str) -> str:
+    scheme = raw.split(":", 1)[0]
+    if not (scheme.startswith("sqlite") or scheme.startswith("postgresql")):
+        raise SettingsError(f"expected a sqlite:/// or postgresql:// URL, got {raw!r}")
+    if "://" not in raw:
+        raise SettingsError(f"expected a URL such as sqlite:///path/to/file.db, got {raw!r}")
+    return raw
+
+
+def _parse_blob_url(raw: str) -> str:
+    if "://" not in raw:
+        raise SettingsError(f"expected a URL such as file:///var/lib/sessionlens, got {raw!r}")
+    if not raw.startswith("file://"):
+        raise SettingsError(f"only file:// blob stores are supported so far, got {raw!r}")
+    return raw
+
+
+def _parse_base_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise SettingsError(f"expected an http(s):// URL, got {raw!r}")
+    return raw.rstrip("/")
+
+
+def _parse_secret(raw: str) -> str:
+    if len(raw) < 32:
+        raise SettingsError("must be at least 32 characters long")
+    return raw
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    parse: Callable[[str], Any]
+    help: str
+    default: str = ""
+    secret: bool = False
+
+
+# The table of settings: the README's settings table is checked against it by a test.
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "DATA_DIR",
+        _parse_str,
+        "Folder for the embedded database, blobs and secret key.",
+        ".sessionlens-data",
+    ),
+    Setting(
+        "DATABASE_URL",
+        _parse_database_url,
+        "SQLAlchemy URL of the database (sqlite:/// or postgresql+psycopg://). "
+        "Default: a SQLite file in the data dir.",
+    ),
+    Setting(
+        "BLOB_URL",
+        _parse_blob_url,
+        "Where recording blocks are stored (file:///path). Default: blobs/ in the data dir.",
+    ),
+    Setting("HOST", _parse_str, "Address the server listens on.", "127.0.0.1"),
+    Setting("PORT", _parse_port, "Port the server listens on.", "8000"),
+    Setting(
+        "BASE_URL",
+        _parse_base_url,
+        "Public URL of the server, used in the snippet and the demo. Default: http://HOST:PORT.",
+    ),
+    Setting(
+        "SECRET_KEY",
+        _parse_secret,
+        "Signs console sessions and CSRF tokens. Default: generated once and kept in the data dir.",
+        secret=True,
+    ),
+    Setting(
+        "ADMIN_EMAIL",
+        _parse_str,
+        "Email of the admin account created on first run.",
+        "admin@example.com",
+    ),
+    Setting(
+        "ADMIN_PASSWORD",
+        _parse_str,
+        "Password of the admin account created on first run. Default: a random one, printed once.",
+        secret=True,
+    ),
+    Setting(
+        "DEMO", _parse_bool, "Create the Demo project and serve the demo shop at /demo/.", "true"
+    ),
+    Setting(
+        "PROCESSOR", _parse_bool, "Run the ingest-log processor inside the server process.", "true"
+    ),
+    Setting(
+        "PROCESSOR_INTERVAL_MS",
+        _parse_int,
+        "How often the processor looks for new batches when idle, in ms.",
+        "250",
+    ),
+    Setting(
+        "SQLITE_SYNCHRONOUS",
+        _parse_str,
+        "SQLite synchronous mode (FULL survives power loss; NORMAL survives process crashes only).",
+        "FULL",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    blob_url: str
+    host: str
+    port: int
+    base_url: str
+    secret_key: str
+    admin_email: str
+    admin_password: str
+    demo: bool
+    processor: bool
+    processor_interval_ms: int
+    sqlite_synchronous: str
+    overrides: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def is_https(self) -> bool:
+        return self.base_url.startswith("https://")
+
+
+def _raw_value(setting: Setting, env: Mapping[str, str]) -> str | None:
+    key = PREFIX + setting.name
+    if key in env and env[key] != "":
+        return env[key]
+    file_key = key + "_FILE"
+    if setting.secret and env.get(file_key):
+        try:
+            return Path(env[file_key]).read_text().strip()
+        except OSError as exc:
+            raise SettingsError(f"{file_key}: cannot read {env[file_key]!r}: {exc}") from exc
+    return None
+
+
+def _secret_from_data_dir(data_dir: Path) -> str:
+    """Keep a generated secret key in the data dir so restarts keep console logins."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Read every setting; raise SettingsError naming the variable on a bad value."""
+    source = dict(os.environ if env is None else env)
+    for name, value in overrides.items():
+        if value is not None:
+            source[PREFIX + name.upper()] = str(value)
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = _raw_value(setting, source)
+        if raw is None:
+            raw = setting.default
+            if raw == "":
+                values[setting.name.lower()] = None
+                continue
+        try:
+            values[setting.name.lower()] = setting.parse(raw)
+        except SettingsError as exc:
+            raise SettingsError(f"{PREFIX}{setting.name}: {exc}") from None
+    if values["sqlite_synchronous"].upper() not in {"FULL", "NORMAL", "EXTRA"}:
+        raise SettingsError(f"{PREFIX}SQLITE_SYNCHRONOUS: expected FULL, NORMAL or EXTRA")
+    values["sqlite_synchronous"] = values["sqlite_synchronous"].upper()
+    data_dir = Path(values["data_dir"]).expanduser().resolve()
+    values["data_dir"] = data_dir
+    if values["database_url"] is None:
+        values["database_url"] = f"sqlite:///{data_dir / 'sessionlens.db'}"
+    if values["blob_url"] is None:
+        values["blob_url"] = (data_dir / "blobs").as_uri()
+    if values["base_url"] is None:
+        values["base_url"] = f"http://{values['host']}:{values['port']}"
+    if values["secret_key"] is None:
+        values["secret_key"] = _secret_from_data_dir(data_dir)
+    if values["admin_password"] is None:
+        values["admin_password"] = ""
+    names = {f.name for f in fields(Settings)} - {"overrides"}
+    return Settings(**{k: v for k, v in values.items() if k in names})

@@ -1,0 +1,190 @@
+"""Console pages: login, projects, a project's sessions, the replay page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response
+from fastapi.responses import RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from sessionlens import projects
+from sessionlens.accounts import tokens, users
+from sessionlens.console import formatting
+from sessionlens.context import Context
+from sessionlens.recordings import queries
+from sessionlens.web import auth
+from sessionlens.web.auth import Viewer
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+formatting.install(templates.env)
+router = APIRouter(include_in_schema=False)
+PER_PAGE = 50
+
+ViewerDep = Annotated[Viewer, Depends(auth.viewer)]
+
+
+def _ctx(request: Request) -> Context:
+    ctx: Context = request.app.state.ctx
+    return ctx
+
+
+def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    context.setdefault("viewer", None)
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def _safe_next(raw: str | None) -> str:
+    """Only same-site paths, so the login form cannot redirect elsewhere."""
+    if raw and raw.startswith("/") and not raw.startswith(("//", "/\\")):
+        return raw
+    return "/projects"
+
+
+@router.get("/")
+def home() -> Response:
+    return RedirectResponse("/projects", status_code=303)
+
+
+@router.get("/login")
+def login_form(request: Request, next: str | None = None) -> Response:
+    token = auth.prelogin_csrf(request)
+    response = render(request, "login.html", csrf=token, next=_safe_next(next), error=None)
+    auth.set_prelogin_cookie(request, response, token)
+    return response
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/projects",
+) -> Response:
+    auth.check_csrf(csrf_token, request.cookies.get(auth.PRELOGIN_CSRF_COOKIE, ""))
+    with _ctx(request).engine.begin() as conn:
+        user = users.authenticate(conn, email, password)
+        if user is None:
+            response = render(
+                request,
+                "login.html",
+                status=400,
+                csrf=csrf_token,
+                next=_safe_next(next),
+                error="Wrong email or password.",
+                email=email,
+            )
+            return response
+        # A new secret on every login: a cookie planted before login is never reused.
+        old = request.cookies.get(auth.LOGIN_COOKIE)
+        if old:
+            tokens.end_login(conn, old)
+        secret, _ = tokens.start_login(conn, user.id)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    auth.set_login_cookie(request, response, secret)
+    response.delete_cookie(auth.PRELOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout")
+def logout(
+    request: Request, viewer: ViewerDep, csrf_token: Annotated[str, Form()] = ""
+) -> Response:
+    auth.check_csrf(csrf_token, viewer.csrf)
+    with _ctx(request).engine.begin() as conn:
+        tokens.end_login(conn, request.cookies.get(auth.LOGIN_COOKIE, ""))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(auth.LOGIN_COOKIE, path="/")
+    return response
+
+
+@router.get("/projects")
+def project_list(request: Request, viewer: ViewerDep) -> Response:
+    with _ctx(request).engine.connect() as conn:
+        mine = projects.for_user(conn, viewer.user.id)
+    return render(
+        request,
+        "projects.html",
+        viewer=viewer,
+        projects=mine,
+        base_url=_ctx(request).settings.base_url,
+    )
+
+
+@router.get("/projects/{project_id}")
+def project_sessions(
+    request: Request,
+    viewer: ViewerDep,
+    project_id: int,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    with _ctx(request).engine.connect() as conn:
+        found = projects.get_for_user(conn, viewer.user.id, project_id)
+        if found is None:
+            raise HTTPException(404, "No such project.")
+        rows, has_more = queries.list_sessions(conn, project_id, page, PER_PAGE)
+    return render(
+        request,
+        "sessions.html",
+        viewer=viewer,
+        project=found,
+        sessions=rows,
+        page=page,
+        has_more=has_more,
+    )
+
+
+def _session_or_404(request: Request, viewer: Viewer, session_id: str) -> dict[str, Any]:
+    with _ctx(request).engine.connect() as conn:
+        found = queries.get_session(conn, viewer.user.id, session_id)
+    if found is None:
+        raise HTTPException(404, "No such session.")
+    return found
+
+
+@router.get("/sessions/{session_id}")
+def session_page(request: Request, viewer: ViewerDep, session_id: str) -> Response:
+    found = _session_or_404(request, viewer, session_id)
+    with _ctx(request).engine.connect() as conn:
+        pages = queries.pageviews(conn, session_id)
+    return render(request, "session.html", viewer=viewer, s=found, pages=pages)
+
+
+@router.get("/sessions/{session_id}/blocks")
+def session_blocks(request: Request, viewer: ViewerDep, session_id: str) -> dict[str, Any]:
+    found = _session_or_404(request, viewer, session_id)
+    with _ctx(request).engine.connect() as conn:
+        blocks = queries.blocks(conn, session_id)
+    return {
+        "session_id": session_id,
+        "first_ts": found["first_ts"],
+        "duration_ms": found["duration_ms"],
+        "blocks": [
+            {
+                "index": b.index,
+                "url": f"/sessions/{session_id}/blocks/{b.index}",
+                "first_ts": b.first_ts,
+                "last_ts": b.last_ts,
+                "has_full_snapshot": b.has_full_snapshot,
+            }
+            for b in blocks
+        ],
+    }
+
+
+@router.get("/sessions/{session_id}/blocks/{index}")
+def session_block(request: Request, viewer: ViewerDep, session_id: str, index: int) -> Response:
+    _session_or_404(request, viewer, session_id)
+    with _ctx(request).engine.connect() as conn:
+        blocks = {b.index: b for b in queries.blocks(conn, session_id)}
+    if index not in blocks:
+        raise HTTPException(404, "No such block.")
+    body = queries.block_events(_ctx(request).blobs, blocks[index])
+    # Blocks never change once written.
+    return Response(
+        body,
+        media_type="application/json",
+        headers={"Cache-Control": "private, max-age=86400, immutable"},
+    )

@@ -1,0 +1,113 @@
+"""The embedded ingest log: a table in the main database.
+
+append() returns only after the row is committed, so the ingest can acknowledge the
+browser; the unique (project, session, seq) key makes a repeated batch a no-op.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+import zstandard
+from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from sessionlens.ingest.schema import Batch
+from sessionlens.storage.tables import ingest_log, utcnow
+
+_compressor = zstandard.ZstdCompressor(level=3)
+_decompressor = zstandard.ZstdDecompressor()
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What the server knew when a batch arrived, stored beside the batch itself."""
+
+    user_agent: str
+    address: str
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    id: int
+    project_id: int
+    envelope: Envelope
+    batch: dict[str, Any]
+
+
+def encode(envelope: Envelope, raw_batch: bytes) -> bytes:
+    head = orjson.dumps(
+        {"ua": envelope.user_agent, "ip": envelope.address, "at": envelope.received_at.isoformat()}
+    )
+    return _compressor.compress(head + b"\n" + raw_batch)
+
+
+def decode(payload: bytes) -> tuple[Envelope, dict[str, Any]]:
+    head, _, body = _decompressor.decompress(payload).partition(b"\n")
+    meta = orjson.loads(head)
+    envelope = Envelope(meta["ua"], meta["ip"], datetime.fromisoformat(meta["at"]))
+    return envelope, orjson.loads(body)
+
+
+def _exists(conn: Connection, project_id: int, batch: Batch) -> bool:
+    return (
+        conn.execute(
+            select(ingest_log.c.id).where(
+                ingest_log.c.project_id == project_id,
+                ingest_log.c.session_client_id == batch.session_id,
+                ingest_log.c.seq == batch.seq,
+            )
+        ).first()
+        is not None
+    )
+
+
+def append(
+    engine: Engine, project_id: int, batch: Batch, raw_batch: bytes, envelope: Envelope
+) -> bool:
+    """Durably store a batch; False when this (session, seq) was stored before."""
+    payload = encode(envelope, raw_batch)
+    try:
+        with engine.begin() as conn:
+            if _exists(conn, project_id, batch):
+                return False
+            conn.execute(
+                insert(ingest_log).values(
+                    project_id=project_id,
+                    session_client_id=batch.session_id,
+                    seq=batch.seq,
+                    received_at=envelope.received_at,
+                    payload=payload,
+                )
+            )
+    except IntegrityError:
+        # Another request stored the same batch between our check and insert.
+        return False
+    return True
+
+
+def pending(conn: Connection, limit: int) -> list[LogEntry]:
+    rows = conn.execute(
+        select(ingest_log.c.id, ingest_log.c.project_id, ingest_log.c.payload)
+        .where(ingest_log.c.processed_at.is_(None))
+        .order_by(ingest_log.c.id)
+        .limit(limit)
+    )
+    entries = []
+    for row in rows:
+        envelope, batch = decode(row.payload)
+        entries.append(LogEntry(row.id, row.project_id, envelope, batch))
+    return entries
+
+
+def mark_processed(conn: Connection, ids: list[int], error: str | None = None) -> None:
+    if ids:
+        conn.execute(
+            update(ingest_log)
+            .where(ingest_log.c.id.in_(ids))
+            .values(processed_at=utcnow(), error=error)
+        )

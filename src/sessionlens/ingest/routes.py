@@ -1,0 +1,121 @@
+"""POST /i/v1/{project_key}/batch: validate, append to the ingest log, then acknowledge."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from sessionlens import projects
+from sessionlens.context import Context
+from sessionlens.ingest import log
+from sessionlens.ingest.body import (
+    MAX_COMPRESSED,
+    BodyTooLarge,
+    BodyUnreadable,
+    decode,
+    read_capped,
+)
+from sessionlens.ingest.schema import BatchError, parse_batch
+from sessionlens.projects import Project
+from sessionlens.storage.tables import utcnow
+
+router = APIRouter(include_in_schema=False)
+
+
+def truncate_address(address: str) -> str:
+    """Keep only the network part: /24 for IPv4, /48 for IPv6."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return ""
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
+
+
+def _cors(origin: str | None) -> dict[str, str]:
+    if not origin:
+        return {}
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+
+def _error(status: int, message: str, origin: str | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=_cors(origin))
+
+
+def _origin_allowed(project: Project, origin: str | None) -> bool:
+    if not origin:
+        return False
+    try:
+        return projects.normalise_origin(origin) in project.website_origins
+    except projects.ProjectError:
+        return False
+
+
+async def _project(request: Request, key: str) -> Project | None:
+    ctx: Context = request.app.state.ctx
+
+    def lookup() -> Project | None:
+        with ctx.engine.connect() as conn:
+            return projects.by_key(conn, key)
+
+    return await run_in_threadpool(lookup)
+
+
+@router.options("/i/v1/{project_key}/batch")
+async def preflight(project_key: str, request: Request) -> Response:
+    origin = request.headers.get("origin")
+    project = await _project(request, project_key)
+    if project is None:
+        return _error(404, "unknown project key")
+    if not _origin_allowed(project, origin):
+        return _error(403, "origin not allowed for this project")
+    headers = _cors(origin) | {
+        "Access-Control-Allow-Methods": "POST, OPTIONS",
+        "Access-Control-Allow-Headers": "Content-Type, Content-Encoding",
+        "Access-Control-Max-Age": "86400",
+    }
+    return Response(status_code=204, headers=headers)
+
+
+@router.post("/i/v1/{project_key}/batch")
+async def receive_batch(project_key: str, request: Request) -> Response:
+    ctx: Context = request.app.state.ctx
+    origin = request.headers.get("origin")
+    project = await _project(request, project_key)
+    if project is None:
+        # Answering with CORS headers lets the recorder read the status and stop.
+        return _error(404, "unknown project key", origin)
+    if not _origin_allowed(project, origin):
+        return _error(
+            403,
+            "origin not allowed for this project" if origin else "an Origin header is required",
+            origin,
+        )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_COMPRESSED:
+        return _error(413, "the body is over 10 MB", origin)
+    try:
+        compressed = await read_capped(request.stream())
+        raw = await run_in_threadpool(
+            decode, compressed, request.headers.get("content-encoding", "")
+        )
+        batch = await run_in_threadpool(parse_batch, raw)
+    except BodyTooLarge as exc:
+        return _error(413, str(exc), origin)
+    except (BodyUnreadable, BatchError) as exc:
+        return _error(400, str(exc), origin)
+    envelope = log.Envelope(
+        user_agent=request.headers.get("user-agent", "")[:1000],
+        address=truncate_address(request.client.host if request.client else ""),
+        received_at=utcnow(),
+    )
+    stored = await run_in_threadpool(log.append, ctx.engine, project.id, batch, raw, envelope)
+    processor = getattr(request.app.state, "processor", None)
+    if processor is not None:
+        processor.wake()
+    return JSONResponse(
+        {"ok": True, "duplicate": not stored}, status_code=202, headers=_cors(origin)
+    )

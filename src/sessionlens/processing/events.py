@@ -1,0 +1,121 @@
+"""What rrweb events mean, for the summaries: pure functions, no I/O.
+
+rrweb event types: 2 full snapshot, 3 incremental snapshot, 4 meta (a page load),
+5 custom. Incremental sources: 1 mouse move, 2 mouse interaction (data.type 2 is a
+click), 3 scroll, 5 input, 6 touch move, 12 drag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+FULL_SNAPSHOT = 2
+INCREMENTAL = 3
+META = 4
+CUSTOM = 5
+
+SOURCE_MOUSE_MOVE = 1
+SOURCE_MOUSE_INTERACTION = 2
+SOURCE_SCROLL = 3
+SOURCE_INPUT = 5
+SOURCE_TOUCH_MOVE = 6
+SOURCE_DRAG = 12
+CLICK = 2
+
+ACTIVE_SOURCES = {
+    SOURCE_MOUSE_MOVE,
+    SOURCE_MOUSE_INTERACTION,
+    SOURCE_SCROLL,
+    SOURCE_INPUT,
+    SOURCE_TOUCH_MOVE,
+    SOURCE_DRAG,
+}
+ACTIVITY_GAP_MS = 5000
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+
+
+@dataclass
+class Page:
+    ts: int
+    url: str
+
+
+@dataclass
+class Digest:
+    """What a run of events adds to a session's summary."""
+
+    first_ts: int | None = None
+    last_ts: int | None = None
+    clicks: int = 0
+    keypresses: int = 0
+    events: int = 0
+    has_full_snapshot: bool = False
+    activity: list[int] = field(default_factory=list)
+    pages: list[Page] = field(default_factory=list)
+    user_id: str | None = None
+
+
+def _data(event: dict[str, Any]) -> dict[str, Any]:
+    data = event.get("data")
+    return data if isinstance(data, dict) else {}
+
+
+def digest(events: list[dict[str, Any]]) -> Digest:
+    out = Digest()
+    for event in events:
+        ts = int(event["timestamp"])
+        out.events += 1
+        out.first_ts = ts if out.first_ts is None else min(out.first_ts, ts)
+        out.last_ts = ts if out.last_ts is None else max(out.last_ts, ts)
+        kind = event["type"]
+        data = _data(event)
+        if kind == FULL_SNAPSHOT:
+            out.has_full_snapshot = True
+        elif kind == META and isinstance(data.get("href"), str):
+            out.pages.append(Page(ts, data["href"]))
+        elif kind == INCREMENTAL:
+            source = data.get("source")
+            if source in ACTIVE_SOURCES:
+                out.activity.append(ts)
+            if source == SOURCE_MOUSE_INTERACTION and data.get("type") == CLICK:
+                out.clicks += 1
+            elif source == SOURCE_INPUT:
+                out.keypresses += 1
+        elif kind == CUSTOM:
+            _custom(out, ts, data)
+    out.activity.sort()
+    return out
+
+
+def _custom(out: Digest, ts: int, data: dict[str, Any]) -> None:
+    payload = data.get("payload")
+    if not isinstance(payload, dict):
+        return
+    if data.get("tag") == "sessionlens.page" and isinstance(payload.get("href"), str):
+        out.pages.append(Page(ts, payload["href"]))
+    elif data.get("tag") == "sessionlens.identify" and payload.get("user_id") is not None:
+        out.user_id = str(payload["user_id"])[:200]
+
+
+def active_ms(activity: list[int], last_activity_ts: int | None) -> tuple[int, int | None]:
+    """Active time added by sorted activity timestamps; gaps over 5 s do not count."""
+    added = 0
+    last = last_activity_ts
+    for ts in activity:
+        if last is not None and 0 <= ts - last <= ACTIVITY_GAP_MS:
+            added += ts - last
+        if last is None or ts > last:
+            last = ts
+    return added, last
+
+
+def utm(url: str) -> dict[str, str]:
+    query = dict(parse_qsl(urlsplit(url).query))
+    return {name: query.get(name, "")[:200] for name in UTM_FIELDS}
+
+
+def split_url(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.path or "/", parts.query

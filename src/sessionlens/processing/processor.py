@@ -1,0 +1,87 @@
+"""The processor: drains the ingest log into blocks and summaries.
+
+Embedded deployments run it as a background task of the server; run_once() is also
+what tests and `sessionlens process` call directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+
+from sessionlens.context import Context
+from sessionlens.ingest import log
+from sessionlens.ingest.log import LogEntry
+from sessionlens.processing import sessions
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 200
+# Errors that come from the batch's content: retrying cannot help, so the batch is set
+# aside with the reason instead of blocking the log.
+POISON = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+
+
+class Processor:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._wake: asyncio.Event | None = None
+
+    def wake(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    def run_once(self, limit: int = CHUNK) -> int:
+        """Process up to `limit` pending batches; the number taken from the log."""
+        with self.ctx.engine.connect() as conn:
+            entries = log.pending(conn, limit)
+        groups: dict[tuple[int, str], list[LogEntry]] = defaultdict(list)
+        for entry in entries:
+            groups[(entry.project_id, entry.batch["session_id"])].append(entry)
+        for (project_id, client_id), group in groups.items():
+            self._apply_group(project_id, client_id, group)
+        return len(entries)
+
+    def drain(self) -> int:
+        total = 0
+        while taken := self.run_once():
+            total += taken
+        return total
+
+    def _apply_group(self, project_id: int, client_id: str, group: list[LogEntry]) -> None:
+        try:
+            with self.ctx.engine.begin() as conn:
+                sessions.apply(conn, self.ctx.blobs, project_id, client_id, group)
+                log.mark_processed(conn, [e.id for e in group])
+        except POISON as exc:
+            if len(group) > 1:
+                # Find the bad batch: apply them one at a time.
+                for entry in group:
+                    self._apply_group(project_id, client_id, [entry])
+                return
+            logger.warning("batch %s set aside: %r", group[0].id, exc)
+            with self.ctx.engine.begin() as conn:
+                log.mark_processed(conn, [group[0].id], error=repr(exc)[:2000])
+
+    async def run(self) -> None:
+        """Process until cancelled, sleeping while the log is empty."""
+        self._wake = asyncio.Event()
+        interval = self.ctx.settings.processor_interval_ms / 1000
+        failures = 0
+        while True:
+            try:
+                taken = await asyncio.to_thread(self.run_once)
+                failures = 0
+            except Exception:
+                # Storage down or a bug: keep the batches in the log and try again later.
+                failures += 1
+                logger.exception("processor failed; retrying")
+                await asyncio.sleep(min(30.0, 0.5 * 2**failures))
+                continue
+            if taken:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=interval)

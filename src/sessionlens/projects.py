@@ -1,0 +1,107 @@
+"""Projects: a website recorded by sessionlens, owned by an organisation."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy import Connection, insert, select
+
+from sessionlens.storage.tables import inserted_id, membership, project
+
+
+class ProjectError(ValueError):
+    """A user-caused problem with a project operation."""
+
+
+@dataclass(frozen=True)
+class Project:
+    id: int
+    organisation_id: int
+    name: str
+    ingest_key: str
+    website_origins: tuple[str, ...]
+
+
+def normalise_origin(raw: str) -> str:
+    """'https://Shop.example/path' -> 'https://shop.example'; default ports dropped."""
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ProjectError(f"{raw!r} is not a website origin such as https://shop.example")
+    host = parts.hostname.lower()
+    default = {"http": 80, "https": 443}[parts.scheme]
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ProjectError(f"{raw!r} has a bad port") from exc
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def _from_row(row: object) -> Project:
+    return Project(
+        id=row.id,  # type: ignore[attr-defined]
+        organisation_id=row.organisation_id,  # type: ignore[attr-defined]
+        name=row.name,  # type: ignore[attr-defined]
+        ingest_key=row.ingest_key,  # type: ignore[attr-defined]
+        website_origins=tuple(json.loads(row.website_origins)),  # type: ignore[attr-defined]
+    )
+
+
+def create_project(
+    conn: Connection, organisation_id: int, name: str, origins: list[str]
+) -> Project:
+    name = name.strip()
+    if not name:
+        raise ProjectError("a project needs a name")
+    clean = sorted({normalise_origin(o) for o in origins})
+    if not clean:
+        raise ProjectError("a project needs at least one website origin")
+    key = secrets.token_urlsafe(16)
+    new_id = inserted_id(
+        conn.execute(
+            insert(project).values(
+                organisation_id=organisation_id,
+                name=name,
+                ingest_key=key,
+                website_origins=json.dumps(clean),
+            )
+        )
+    )
+    return Project(int(new_id), organisation_id, name, key, tuple(clean))
+
+
+def by_key(conn: Connection, key: str) -> Project | None:
+    row = conn.execute(select(project).where(project.c.ingest_key == key)).first()
+    return None if row is None else _from_row(row)
+
+
+def by_name(conn: Connection, organisation_id: int, name: str) -> Project | None:
+    row = conn.execute(
+        select(project).where(project.c.organisation_id == organisation_id, project.c.name == name)
+    ).first()
+    return None if row is None else _from_row(row)
+
+
+def for_user(conn: Connection, user_id: int) -> list[Project]:
+    """Every project in the organisations the user belongs to."""
+    rows = conn.execute(
+        select(project)
+        .join(membership, membership.c.organisation_id == project.c.organisation_id)
+        .where(membership.c.user_id == user_id)
+        .order_by(project.c.name, project.c.id)
+    )
+    return [_from_row(r) for r in rows]
+
+
+def get_for_user(conn: Connection, user_id: int, project_id: int) -> Project | None:
+    """The project if the user may see it, else None (the same answer as 'no such project')."""
+    row = conn.execute(
+        select(project)
+        .join(membership, membership.c.organisation_id == project.c.organisation_id)
+        .where(membership.c.user_id == user_id, project.c.id == project_id)
+    ).first()
+    return None if row is None else _from_row(row)

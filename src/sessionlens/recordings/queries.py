@@ -1,0 +1,161 @@
+"""Reading sessions, their pages and their recording blocks, with access checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from sessionlens.processing.blocks import read_block_raw
+from sessionlens.storage.blobs import BlobStore
+from sessionlens.storage.tables import (
+    membership,
+    pageview,
+    project,
+    recording_block,
+    session,
+    visitor,
+)
+
+SESSION_FIELDS = (
+    "id",
+    "project_id",
+    "started_at",
+    "ended_at",
+    "duration_ms",
+    "active_ms",
+    "pages",
+    "clicks",
+    "keypresses",
+    "entry_url",
+    "exit_url",
+    "referrer",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "browser",
+    "browser_version",
+    "os",
+    "device",
+    "screen_width",
+    "screen_height",
+    "viewport_width",
+    "viewport_height",
+    "language",
+    "user_id",
+    "is_returning",
+)
+
+
+@dataclass(frozen=True)
+class Block:
+    index: int
+    first_ts: int
+    last_ts: int
+    has_full_snapshot: bool
+    blob_key: str
+
+
+def _columns() -> list[Any]:
+    return [session.c[name] for name in SESSION_FIELDS] + [
+        visitor.c.client_id.label("visitor_id"),
+        session.c.first_ts,
+    ]
+
+
+def list_sessions(
+    conn: Connection, project_id: int, page: int, per_page: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """A page of a project's sessions, newest first, and whether more follow."""
+    rows = (
+        conn.execute(
+            select(*_columns())
+            .join(visitor, visitor.c.id == session.c.visitor_id)
+            .where(session.c.project_id == project_id)
+            .order_by(session.c.started_at.desc(), session.c.id.desc())
+            .limit(per_page + 1)
+            .offset((page - 1) * per_page)
+        )
+        .mappings()
+        .all()
+    )
+    return [dict(r) for r in rows[:per_page]], len(rows) > per_page
+
+
+def get_session(conn: Connection, user_id: int, session_id: str) -> dict[str, Any] | None:
+    """The session if the user belongs to its project's organisation, else None."""
+    row = (
+        conn.execute(
+            select(*_columns(), project.c.name.label("project_name"))
+            .join(visitor, visitor.c.id == session.c.visitor_id)
+            .join(project, project.c.id == session.c.project_id)
+            .join(membership, membership.c.organisation_id == project.c.organisation_id)
+            .where(session.c.id == session_id, membership.c.user_id == user_id)
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else dict(row)
+
+
+def pageviews(conn: Connection, session_id: str) -> list[dict[str, Any]]:
+    rows = (
+        conn.execute(
+            select(
+                pageview.c.ts,
+                pageview.c.url,
+                pageview.c.path,
+                pageview.c.title,
+                pageview.c.started_at,
+                pageview.c.duration_ms,
+            )
+            .where(pageview.c.session_id == session_id)
+            .order_by(pageview.c.ts, pageview.c.id)
+        )
+        .mappings()
+        .all()
+    )
+    return [dict(r) for r in rows]
+
+
+def blocks(conn: Connection, session_id: str) -> list[Block]:
+    """The session's blocks in replay order."""
+    rows = conn.execute(
+        select(
+            recording_block.c.block_index,
+            recording_block.c.first_ts,
+            recording_block.c.last_ts,
+            recording_block.c.has_full_snapshot,
+            recording_block.c.blob_key,
+        )
+        .where(recording_block.c.session_id == session_id)
+        .order_by(recording_block.c.first_ts, recording_block.c.block_index)
+    )
+    return [
+        Block(r.block_index, r.first_ts, r.last_ts, r.has_full_snapshot, r.blob_key) for r in rows
+    ]
+
+
+def block_events(blobs: BlobStore, block: Block) -> bytes:
+    """One block's events as a JSON array."""
+    return read_block_raw(blobs.get(block.blob_key))
+
+
+def stream_events(blobs: BlobStore, session_blocks: list[Block]) -> Iterator[bytes]:
+    """All events of a session as one JSON array, a block at a time."""
+    yield b"["
+    first = True
+    for block in session_blocks:
+        body = block_events(blobs, block)
+        inner = body[1:-1]
+        if not inner:
+            continue
+        if not first:
+            yield b","
+        yield inner
+        first = False
+    yield b"]"

@@ -1,0 +1,253 @@
+"""The schema: one SQLAlchemy Core metadata, shared by SQLite and PostgreSQL.
+
+Every change here needs an Alembic migration in storage/migrations/versions/.
+Times are timezone-aware UTC datetimes; event timestamps from browsers stay as
+milliseconds since the epoch (BigInteger) because that is what rrweb records.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import CursorResult, Dialect
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware datetimes; SQLite drops the zone, so it is put back on read."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if not isinstance(value, datetime):
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The primary key of the row an INSERT created."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the insert returned no primary key")
+    return int(key[0])
+
+
+organisation = Table(
+    "organisation",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("password_hash", String(200), nullable=False),
+    Column("is_active", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("last_login_at", UTCDateTime),
+)
+
+membership = Table(
+    "membership",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("organisation_id", ForeignKey("organisation.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    UniqueConstraint("organisation_id", "user_id", name="uq_membership_org_user"),
+)
+
+project = Table(
+    "project",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "organisation_id",
+        ForeignKey("organisation.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("name", String(200), nullable=False),
+    Column("ingest_key", String(64), nullable=False, unique=True),
+    # JSON list of origins such as "https://shop.example"
+    Column("website_origins", Text, nullable=False, default="[]"),
+    Column("settings", Text, nullable=False, default="{}"),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+visitor = Table(
+    "visitor",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("sessions", Integer, nullable=False, default=0),
+    UniqueConstraint("project_id", "client_id", name="uq_visitor_project_client"),
+)
+
+session = Table(
+    "session",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+    Column("visitor_id", ForeignKey("visitor.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("client_id", String(64), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime, nullable=False),
+    Column("first_ts", BigInteger, nullable=False),
+    Column("last_ts", BigInteger, nullable=False),
+    Column("duration_ms", BigInteger, nullable=False, default=0),
+    Column("active_ms", BigInteger, nullable=False, default=0),
+    Column("last_activity_ts", BigInteger),
+    Column("pages", Integer, nullable=False, default=0),
+    Column("clicks", Integer, nullable=False, default=0),
+    Column("keypresses", Integer, nullable=False, default=0),
+    Column("events", Integer, nullable=False, default=0),
+    Column("entry_url", Text, nullable=False, default=""),
+    Column("exit_url", Text, nullable=False, default=""),
+    Column("referrer", Text, nullable=False, default=""),
+    Column("utm_source", String(200), nullable=False, default=""),
+    Column("utm_medium", String(200), nullable=False, default=""),
+    Column("utm_campaign", String(200), nullable=False, default=""),
+    Column("utm_term", String(200), nullable=False, default=""),
+    Column("utm_content", String(200), nullable=False, default=""),
+    Column("browser", String(100), nullable=False, default=""),
+    Column("browser_version", String(50), nullable=False, default=""),
+    Column("os", String(100), nullable=False, default=""),
+    Column("device", String(20), nullable=False, default=""),
+    Column("screen_width", Integer),
+    Column("screen_height", Integer),
+    Column("viewport_width", Integer),
+    Column("viewport_height", Integer),
+    Column("language", String(50), nullable=False, default=""),
+    Column("user_id", String(200), nullable=False, default=""),
+    Column("is_returning", Boolean, nullable=False, default=False),
+    Column("raw_bytes", BigInteger, nullable=False, default=0),
+    Column("stored_bytes", BigInteger, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+    UniqueConstraint("project_id", "client_id", name="uq_session_project_client"),
+    Index("ix_session_project_started", "project_id", "started_at"),
+)
+
+pageview = Table(
+    "pageview",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_id", ForeignKey("session.id", ondelete="CASCADE"), nullable=False),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("ts", BigInteger, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("query", Text, nullable=False, default=""),
+    Column("title", Text, nullable=False, default=""),
+    Column("referrer", Text, nullable=False, default=""),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("duration_ms", BigInteger, nullable=False, default=0),
+    UniqueConstraint("session_id", "ts", "url", name="uq_pageview_session_ts_url"),
+)
+
+recording_block = Table(
+    "recording_block",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_id", ForeignKey("session.id", ondelete="CASCADE"), nullable=False),
+    Column("block_index", Integer, nullable=False),
+    Column("first_seq", Integer, nullable=False),
+    Column("last_seq", Integer, nullable=False),
+    # JSON list of the batch seqs stored in this block, so a replayed batch is recognised
+    Column("seqs", Text, nullable=False),
+    Column("first_ts", BigInteger, nullable=False),
+    Column("last_ts", BigInteger, nullable=False),
+    Column("has_full_snapshot", Boolean, nullable=False),
+    Column("events", Integer, nullable=False),
+    Column("raw_bytes", BigInteger, nullable=False),
+    Column("stored_bytes", BigInteger, nullable=False),
+    Column("blob_key", String(300), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    UniqueConstraint("session_id", "block_index", name="uq_recording_block_session_index"),
+)
+
+ingest_log = Table(
+    "ingest_log",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+    Column("session_client_id", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    # zstd-compressed JSON: the batch plus what the server saw (user agent, address)
+    Column("payload", LargeBinary, nullable=False),
+    Column("processed_at", UTCDateTime),
+    Column("error", Text),
+    UniqueConstraint("project_id", "session_client_id", "seq", name="uq_ingest_log_batch"),
+    Index("ix_ingest_log_pending", "processed_at", "id"),
+)
+
+api_token = Table(
+    "api_token",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("last_used_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+)
+
+login_session = Table(
+    "login_session",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("expires_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,105 @@
+"""Who is asking: console logins (cookie) and API clients (bearer token)."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from fastapi import HTTPException, Request, Response
+
+from sessionlens.accounts import tokens
+from sessionlens.accounts.users import User
+from sessionlens.context import Context
+
+LOGIN_COOKIE = "sl_login"
+PRELOGIN_CSRF_COOKIE = "sl_csrf"
+
+
+class LoginRequired(Exception):
+    """Raised by console routes; answered with a redirect to the login page."""
+
+    def __init__(self, next_path: str) -> None:
+        self.next_path = next_path
+
+
+class Viewer:
+    """A logged-in console user and their CSRF token."""
+
+    def __init__(self, user: User, csrf: str) -> None:
+        self.user = user
+        self.csrf = csrf
+
+
+def _ctx(request: Request) -> Context:
+    ctx: Context = request.app.state.ctx
+    return ctx
+
+
+def cookie_secure(request: Request) -> bool:
+    return _ctx(request).settings.is_https
+
+
+def viewer(request: Request) -> Viewer:
+    """The console user, or LoginRequired."""
+    secret = request.cookies.get(LOGIN_COOKIE)
+    if secret:
+        with _ctx(request).engine.connect() as conn:
+            found = tokens.find_login(conn, secret)
+        if found is not None:
+            return Viewer(*found)
+    raise LoginRequired(request.url.path)
+
+
+def check_csrf(request_token: str | None, expected: str) -> None:
+    if not request_token or not hmac.compare_digest(request_token, expected):
+        raise HTTPException(
+            403,
+            "the form has expired or did not come from this site; reload the page and try again",
+        )
+
+
+def set_login_cookie(request: Request, response: Response, secret: str) -> None:
+    response.set_cookie(
+        LOGIN_COOKIE,
+        secret,
+        max_age=int(tokens.LOGIN_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=cookie_secure(request),
+        path="/",
+    )
+
+
+def prelogin_csrf(request: Request) -> str:
+    """The double-submit token for the login form (no login session exists yet)."""
+    return request.cookies.get(PRELOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
+
+
+def set_prelogin_cookie(request: Request, response: Response, token: str) -> None:
+    response.set_cookie(
+        PRELOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=cookie_secure(request),
+        path="/login",
+    )
+
+
+def api_user(request: Request) -> User:
+    """The API caller from `Authorization: Bearer <token>`, or 401."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(
+            401,
+            "send an API token as 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    with _ctx(request).engine.begin() as conn:
+        user = tokens.user_for_api_token(conn, token.strip())
+    if user is None:
+        raise HTTPException(
+            401, "the API token is not valid", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return user
