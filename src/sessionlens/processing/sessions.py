@@ -6,8 +6,8 @@ one of the session's blocks is skipped, so processing the log again changes noth
 
 from __future__ import annotations
 
+import hashlib
 import json
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +27,12 @@ from sessionlens.storage.tables import (
     utcnow,
     visitor,
 )
+
+
+def session_key(project_id: int, client_id: str) -> str:
+    """Our id of a session: derived, not random, so a retried transaction writes the same
+    blob keys as the attempt that failed instead of leaving orphans behind."""
+    return hashlib.sha256(f"{project_id}:{client_id}".encode()).hexdigest()[:32]
 
 
 def _when(ms: int) -> datetime:
@@ -78,7 +84,7 @@ def _create_session(conn: Connection, project_id: int, first: LogEntry, first_ts
     started = _when(first_ts)
     visitor_id, returning = _visitor(conn, project_id, batch["visitor_id"], started)
     agent = parse_agent(first.envelope.user_agent, screen.get("width"))
-    session_id = uuid.uuid4().hex
+    session_id = session_key(project_id, batch["session_id"])
     conn.execute(
         insert(session).values(
             id=session_id,
