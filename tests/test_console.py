@@ -171,3 +171,18 @@ def test_unknown_page_is_a_friendly_404(client: TestClient, alice: Account, ctx:
     assert response.status_code == 404
     assert "No such project" in response.text
     assert client.get("/projects/abc").status_code == 400
+
+
+def test_login_token_not_signed_by_the_server_is_refused(
+    client: TestClient, alice: Account
+) -> None:
+    client.cookies.set("sl_csrf", "forged.token", path="/login")
+    response = client.post(
+        "/login",
+        data={
+            "email": alice.email,
+            "password": "correct horse battery",
+            "csrf_token": "forged.token",
+        },
+    )
+    assert response.status_code == 403

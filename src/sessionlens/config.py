@@ -116,7 +116,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "SECRET_KEY",
         _parse_secret,
-        "Signs console sessions and CSRF tokens. Default: generated once and kept in the data dir.",
+        "The server secret that keys for signing and encryption are derived from. "
+        "Default: generated once and kept in the data dir.",
         secret=True,
     ),
     Setting(

@@ -64,6 +64,8 @@ def login(
     next: Annotated[str, Form()] = "/projects",
 ) -> Response:
     auth.check_csrf(csrf_token, request.cookies.get(auth.PRELOGIN_CSRF_COOKIE, ""))
+    if not auth.prelogin_valid(request, csrf_token):
+        raise HTTPException(403, "the form has expired; reload the page and try again")
     with _ctx(request).engine.begin() as conn:
         user = users.authenticate(conn, email, password)
         if user is None:

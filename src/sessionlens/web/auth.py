@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 
@@ -70,9 +71,23 @@ def set_login_cookie(request: Request, response: Response, secret: str) -> None:
     )
 
 
+def _sign(request: Request, nonce: str) -> str:
+    key = hashlib.sha256(b"prelogin-csrf:" + _ctx(request).settings.secret_key.encode()).digest()
+    return nonce + "." + hmac.new(key, nonce.encode(), hashlib.sha256).hexdigest()
+
+
 def prelogin_csrf(request: Request) -> str:
-    """The double-submit token for the login form (no login session exists yet)."""
-    return request.cookies.get(PRELOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
+    """The login form's token (no login session exists yet): signed by the server and
+    also kept in a cookie, so a forged form needs both the cookie and the signature."""
+    current = request.cookies.get(PRELOGIN_CSRF_COOKIE, "")
+    if current and prelogin_valid(request, current):
+        return current
+    return _sign(request, secrets.token_urlsafe(24))
+
+
+def prelogin_valid(request: Request, token: str) -> bool:
+    nonce = token.split(".", 1)[0]
+    return hmac.compare_digest(_sign(request, nonce), token)
 
 
 def set_prelogin_cookie(request: Request, response: Response, token: str) -> None:
