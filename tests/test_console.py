@@ -186,3 +186,38 @@ def test_login_token_not_signed_by_the_server_is_refused(
         },
     )
     assert response.status_code == 403
+
+
+def test_player_fetches_the_first_block_alone_then_larger_runs(
+    client: TestClient, alice: Account, processor: Processor
+) -> None:
+    send(client, alice, batch(0))
+    processor.drain()
+    for seq in range(1, 6):  # each processed on its own, as in a live session
+        send(client, alice, batch(seq, events=[click(T0 + seq * 1000)]))
+        processor.drain()
+    login(client, alice.email)
+    listing = client.get(
+        f"/api/v1/projects/{alice.project.id}/sessions",
+        headers={"Authorization": f"Bearer {alice.token}"},
+    ).json()
+    session_id = listing["sessions"][0]["id"]
+    entries = client.get(f"/sessions/{session_id}/blocks").json()["blocks"]
+    assert [e["url"].rsplit("/", 1)[1] for e in entries] == ["0", "1?through=5"]
+    events = [e for entry in entries for e in orjson.loads(client.get(entry["url"]).content)]
+    assert [e["type"] for e in events] == [4, 2, 3, 3, 3, 3, 3]
+    assert client.get(f"/sessions/{session_id}/blocks/3?through=1").status_code == 400
+    assert client.get(f"/sessions/{session_id}/blocks/9").status_code == 404
+    assert client.get(f"/sessions/{session_id}/blocks/-1").status_code == 400
+
+
+def test_chunks_keep_runs_under_the_target() -> None:
+    from sessionlens.recordings.queries import Block, chunks
+
+    blocks = [Block(i, i, i, i == 0, f"k{i}", 600) for i in range(6)]
+    assert [[b.index for b in g] for g in chunks(blocks, target_bytes=1500)] == [
+        [0],
+        [1, 2],
+        [3, 4],
+        [5],
+    ]

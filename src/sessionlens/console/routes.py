@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.templating import Jinja2Templates
 
@@ -17,7 +17,7 @@ from sessionlens.recordings import queries
 from sessionlens.web import auth
 from sessionlens.web.auth import Viewer
 
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates = Jinja2Templates(directory=FilePath(__file__).parent / "templates")
 formatting.install(templates.env)
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 50
@@ -156,34 +156,51 @@ def session_page(request: Request, viewer: ViewerDep, session_id: str) -> Respon
 
 @router.get("/sessions/{session_id}/blocks")
 def session_blocks(request: Request, viewer: ViewerDep, session_id: str) -> dict[str, Any]:
+    """What the player fetches, in order: each entry one or more consecutive blocks."""
     found = _session_or_404(request, viewer, session_id)
     with _ctx(request).engine.connect() as conn:
         blocks = queries.blocks(conn, session_id)
+    entries = []
+    for group in queries.chunks(blocks):
+        first, last = group[0], group[-1]
+        url = f"/sessions/{session_id}/blocks/{first.index}"
+        if last.index != first.index:
+            url += f"?through={last.index}"
+        entries.append(
+            {
+                "index": first.index,
+                "url": url,
+                "first_ts": min(b.first_ts for b in group),
+                "last_ts": max(b.last_ts for b in group),
+                "has_full_snapshot": any(b.has_full_snapshot for b in group),
+            }
+        )
     return {
         "session_id": session_id,
         "first_ts": found["first_ts"],
         "duration_ms": found["duration_ms"],
-        "blocks": [
-            {
-                "index": b.index,
-                "url": f"/sessions/{session_id}/blocks/{b.index}",
-                "first_ts": b.first_ts,
-                "last_ts": b.last_ts,
-                "has_full_snapshot": b.has_full_snapshot,
-            }
-            for b in blocks
-        ],
+        "blocks": entries,
     }
 
 
 @router.get("/sessions/{session_id}/blocks/{index}")
-def session_block(request: Request, viewer: ViewerDep, session_id: str, index: int) -> Response:
+def session_block(
+    request: Request,
+    viewer: ViewerDep,
+    session_id: str,
+    index: Annotated[int, Path(ge=0)],
+    through: Annotated[int | None, Query(ge=0)] = None,
+) -> Response:
+    """The events of block `index` (through block `through`) as one JSON array."""
     _session_or_404(request, viewer, session_id)
+    last = index if through is None else through
+    if last < index or last - index > 10_000:
+        raise HTTPException(400, "through must be at least the block index")
     with _ctx(request).engine.connect() as conn:
-        blocks = {b.index: b for b in queries.blocks(conn, session_id)}
-    if index not in blocks:
+        wanted = [b for b in queries.blocks(conn, session_id) if index <= b.index <= last]
+    if all(b.index != index for b in wanted):
         raise HTTPException(404, "No such block.")
-    body = queries.block_events(_ctx(request).blobs, blocks[index])
+    body = b"".join(queries.stream_events(_ctx(request).blobs, wanted))
     # Blocks never change once written.
     return Response(
         body,

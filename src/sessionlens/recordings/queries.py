@@ -58,6 +58,7 @@ class Block:
     last_ts: int
     has_full_snapshot: bool
     blob_key: str
+    raw_bytes: int
 
 
 def _columns() -> list[Any]:
@@ -131,13 +132,31 @@ def blocks(conn: Connection, session_id: str) -> list[Block]:
             recording_block.c.last_ts,
             recording_block.c.has_full_snapshot,
             recording_block.c.blob_key,
+            recording_block.c.raw_bytes,
         )
         .where(recording_block.c.session_id == session_id)
         .order_by(recording_block.c.first_ts, recording_block.c.block_index)
     )
     return [
-        Block(r.block_index, r.first_ts, r.last_ts, r.has_full_snapshot, r.blob_key) for r in rows
+        Block(r.block_index, r.first_ts, r.last_ts, r.has_full_snapshot, r.blob_key, r.raw_bytes)
+        for r in rows
     ]
+
+
+def chunks(session_blocks: list[Block], target_bytes: int = 2 * 1024 * 1024) -> list[list[Block]]:
+    """Blocks grouped for the player: the first alone, so the first frame comes quickly,
+    then runs of consecutive blocks up to about target_bytes, so a long session is not
+    fetched a few kilobytes at a time."""
+    groups: list[list[Block]] = []
+    size = 0
+    for position, block in enumerate(session_blocks):
+        starts_new = position <= 1 or size + block.raw_bytes > target_bytes
+        if starts_new or groups[-1][-1].index + 1 != block.index:
+            groups.append([])
+            size = 0
+        groups[-1].append(block)
+        size += block.raw_bytes
+    return groups
 
 
 def block_events(blobs: BlobStore, block: Block) -> bytes:
