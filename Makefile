@@ -15,6 +15,7 @@ run: install build
 	$(BIN)/sessionlens serve
 
 test: install build chromium services
+	cd client && node --test test/
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 check: install

@@ -25,6 +25,7 @@ def test_valid_batch_is_acknowledged_after_it_is_in_the_log(
     assert response.status_code == 202
     assert response.json() == {"ok": True, "duplicate": False}
     assert response.headers["access-control-allow-origin"] == "https://shop.example"
+    assert "Retry-After" in response.headers["access-control-expose-headers"]
     assert log_rows(ctx) == 1
 
 

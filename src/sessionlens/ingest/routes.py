@@ -38,7 +38,9 @@ def truncate_address(address: str) -> str:
 def _cors(origin: str | None) -> dict[str, str]:
     if not origin:
         return {}
-    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    # Retry-After must be readable by the recorder's script on a 429.
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin",
+            "Access-Control-Expose-Headers": "Retry-After"}
 
 
 def _error(status: int, message: str, origin: str | None = None) -> JSONResponse:

@@ -1,0 +1,178 @@
+// Console player glue for /sessions/{id}.
+//
+// The page has a strict CSP (no inline script), so everything comes from the DOM:
+//   <div id="player" data-blocks-url="/sessions/ID/blocks"></div>
+//   <ol class="session-pages"><li><a href="#" data-offset-ms="12345">...</a></li></ol>
+// The first block (Meta + FullSnapshot) is shown at once; later blocks are
+// appended while the user already watches. `#player[data-state]` tells how far
+// loading got: loading, ready (first frame shown), complete, error.
+
+import rrwebPlayer from 'rrweb-player';
+import 'rrweb-player/dist/style.css';
+import './player.css';
+
+const FULL_SNAPSHOT = 2;
+const META = 4;
+const CONTROLLER_HEIGHT = 80;
+const FALLBACK_WIDTH = 960;
+
+function setState(container, value) {
+  container.setAttribute('data-state', value);
+}
+
+function message(container, text, replace) {
+  if (replace) container.textContent = '';
+  const p = document.createElement('p');
+  p.className = 'sl-player-message';
+  p.setAttribute('role', 'status');
+  p.textContent = text;
+  container.appendChild(p);
+}
+
+function fail(container, text) {
+  message(container, text, true);
+  setState(container, 'error');
+}
+
+async function getJson(url) {
+  const response = await fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+  if (!response.ok) throw new Error('HTTP ' + response.status);
+  return response.json();
+}
+
+/** Player frame size: the container's width, the recorded viewport's aspect ratio. */
+function frameSize(container, meta) {
+  const width = Math.floor(container.clientWidth) || FALLBACK_WIDTH;
+  const recorded = meta && meta.data && meta.data.width > 0 && meta.data.height > 0 ? meta.data : null;
+  const ratio = recorded ? recorded.height / recorded.width : 9 / 16;
+  const maxHeight = Math.max(240, (window.innerHeight || 800) - CONTROLLER_HEIGHT - 40);
+  return { width, height: Math.round(Math.min(width * ratio, maxHeight)) };
+}
+
+// Adding events one by one through the player refreshes the controller each
+// time; add through the replayer and let the block's last event refresh the
+// controller's total time once.
+function appendEvents(player, events) {
+  if (!Array.isArray(events) || !events.length) return;
+  const replayer = player.getReplayer();
+  for (let i = 0; i < events.length - 1; i++) replayer.addEvent(events[i]);
+  player.addEvent(events[events.length - 1]);
+}
+
+function followPageLinks(getPlayer) {
+  let wanted = null;
+  document.addEventListener('click', (e) => {
+    const link = e.target && e.target.closest ? e.target.closest('a[data-offset-ms]') : null;
+    if (!link) return;
+    e.preventDefault();
+    const offset = Number(link.getAttribute('data-offset-ms'));
+    if (!Number.isFinite(offset) || offset < 0) return;
+    const player = getPlayer();
+    if (player) player.goto(offset);
+    else wanted = offset;
+  });
+  return () => wanted;
+}
+
+// rrweb-player sizes itself with style="" attributes, which a CSP without
+// 'unsafe-inline' in style-src blocks; styles set through the CSSOM are allowed,
+// so set the same sizes that way too.
+function applySize(container, size) {
+  const outer = container.querySelector('.rr-player');
+  const frame = container.querySelector('.rr-player__frame');
+  if (outer) {
+    outer.style.width = size.width + 'px';
+    outer.style.height = size.height + CONTROLLER_HEIGHT + 'px';
+  }
+  if (frame) {
+    frame.style.width = size.width + 'px';
+    frame.style.height = size.height + 'px';
+  }
+}
+
+function resize(container, player, meta) {
+  const size = frameSize(container, meta);
+  player.$set(size);
+  applySize(container, size);
+  player.triggerResize();
+}
+
+function followResize(container, player, meta) {
+  let timer = null;
+  let lastWidth = container.clientWidth;
+  window.addEventListener('resize', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      if (container.clientWidth === lastWidth) return;
+      lastWidth = container.clientWidth;
+      resize(container, player, meta);
+    }, 150);
+  });
+}
+
+async function loadFirstEvents(blocks) {
+  let events = [];
+  let next = 0;
+  while (next < blocks.length && !events.some((e) => e && e.type === FULL_SNAPSHOT)) {
+    const block = await getJson(blocks[next].url);
+    if (Array.isArray(block)) events = events.concat(block);
+    next++;
+  }
+  return { events, next };
+}
+
+export async function start(container) {
+  setState(container, 'loading');
+  let player = null;
+  const wantedOffset = followPageLinks(() => player);
+  let blocks;
+  let first;
+  try {
+    const list = await getJson(container.getAttribute('data-blocks-url'));
+    blocks = (list && Array.isArray(list.blocks) ? list.blocks : []).slice().sort((a, b) => a.index - b.index);
+    if (!blocks.length) return fail(container, 'This recording has no replay data yet.');
+    first = await loadFirstEvents(blocks);
+  } catch (err) {
+    return fail(container, 'The recording could not be loaded (' + err.message + '). Reload the page to try again.');
+  }
+  const events = first.events.filter((e) => e && typeof e.type === 'number' && typeof e.timestamp === 'number');
+  if (events.length < 2 || !events.some((e) => e.type === FULL_SNAPSHOT)) {
+    return fail(container, 'This recording cannot be replayed: it has no full page snapshot.');
+  }
+  const meta = events.find((e) => e.type === META);
+  container.textContent = '';
+  try {
+    player = new rrwebPlayer({
+      target: container,
+      props: {
+        events,
+        ...frameSize(container, meta),
+        autoPlay: false,
+        skipInactive: true,
+        speedOption: [1, 2, 4, 8],
+        showController: true,
+      },
+    });
+  } catch (err) {
+    return fail(container, 'The recording could not be shown (' + err.message + ').');
+  }
+  window.sessionlensPlayer = player;
+  resize(container, player, meta);
+  setState(container, 'ready');
+  followResize(container, player, meta);
+  if (wantedOffset() !== null) player.goto(wantedOffset());
+
+  for (let i = first.next; i < blocks.length; i++) {
+    try {
+      appendEvents(player, await getJson(blocks[i].url));
+    } catch (err) {
+      message(container, 'Only part of this recording could be loaded (' + err.message + ').', false);
+      setState(container, 'partial');
+      return;
+    }
+  }
+  setState(container, 'complete');
+}
+
+const container = document.getElementById('player');
+if (container && container.getAttribute('data-blocks-url')) start(container);
