@@ -142,6 +142,9 @@ def replay_in_console(server: Server, session_id: str) -> None:
         assert "Lumen" in frame.locator("body").inner_text(timeout=10_000)
         sandbox = page.locator("#player iframe").first.get_attribute("sandbox") or ""
         assert "allow-scripts" not in sandbox
-        page.locator(".session-pages a").nth(1).click()
-        page.wait_for_timeout(500)
+        # A page link jumps to that page: the checkout, rebuilt from its own snapshot.
+        page.locator(".session-pages a").last.click()
+        page.wait_for_function(
+            "() => window.sessionlensPlayer.getReplayer().iframe.contentDocument.title"
+            ".startsWith('Checkout')", timeout=10_000)
         assert not errors, errors

@@ -59,6 +59,25 @@ function appendEvents(player, events) {
   player.addEvent(events[events.length - 1]);
 }
 
+// rrweb applies synchronously only events strictly before the seek time, so seeking to a
+// page's Meta event would leave the previous page on screen: land just after the full
+// snapshot that follows it instead.
+function pageOffset(player, offset) {
+  try {
+    const replayer = player.getReplayer();
+    const start = replayer.getMetaData().startTime;
+    const events = replayer.service.state.context.events;
+    for (const event of events) {
+      if (event.type === 2 && event.timestamp - start >= offset) {
+        return event.timestamp - start + 1;
+      }
+    }
+  } catch (err) {
+    // Fall back to the page's own offset.
+  }
+  return offset;
+}
+
 function followPageLinks(getPlayer) {
   let wanted = null;
   document.addEventListener('click', (e) => {
@@ -68,7 +87,7 @@ function followPageLinks(getPlayer) {
     const offset = Number(link.getAttribute('data-offset-ms'));
     if (!Number.isFinite(offset) || offset < 0) return;
     const player = getPlayer();
-    if (player) player.goto(offset);
+    if (player) player.goto(pageOffset(player, offset));
     else wanted = offset;
   });
   return () => wanted;
@@ -160,7 +179,7 @@ export async function start(container) {
   resize(container, player, meta);
   setState(container, 'ready');
   followResize(container, player, meta);
-  if (wantedOffset() !== null) player.goto(wantedOffset());
+  if (wantedOffset() !== null) player.goto(pageOffset(player, wantedOffset()));
 
   for (let i = first.next; i < blocks.length; i++) {
     try {
