@@ -41,8 +41,9 @@ def wait_for_session(server: Server, token: str, pages: int) -> dict[str, Any]:
     found: dict[str, Any] = {}
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        listing = httpx.get(f"{server.base_url}/api/v1/projects/{project_id}/sessions",
-                            headers=headers).json()
+        listing = httpx.get(
+            f"{server.base_url}/api/v1/projects/{project_id}/sessions", headers=headers
+        ).json()
         if listing["sessions"] and listing["sessions"][0]["pages"] >= pages:
             found = listing["sessions"][0]
             if found["keypresses"] > 0:
@@ -84,7 +85,7 @@ def everything_stored(engine: Engine, blob_url: str) -> bytes:
             for row in conn.execute(select(table)):
                 parts.append(repr(tuple(row)).encode())
         for row in conn.execute(select(ingest_log.c.payload)):
-            envelope, body = log.decode(row.payload)
+            _envelope, body = log.decode(row.payload)
             parts.append(orjson.dumps(body))
     store = open_blob_store(blob_url)
     for key in store.list():
@@ -92,8 +93,7 @@ def everything_stored(engine: Engine, blob_url: str) -> bytes:
     return b"\n".join(parts)
 
 
-def test_demo_visit_is_recorded_private_and_replayable(tmp_path: Path,
-                                                       database_url: str) -> None:
+def test_demo_visit_is_recorded_private_and_replayable(tmp_path: Path, database_url: str) -> None:
     data_dir = tmp_path / "server-data"
     with running_server(data_dir, database_url) as server:
         engine = make_engine(database_url)
@@ -105,8 +105,11 @@ def test_demo_visit_is_recorded_private_and_replayable(tmp_path: Path,
             assert found["clicks"] >= 2
             assert found["browser"] in {"HeadlessChrome", "Chrome", "Chromium"}
             headers = {"Authorization": f"Bearer {token}"}
-            events = httpx.get(f"{server.base_url}/api/v1/sessions/{found['id']}/events",
-                               headers=headers, timeout=30).json()
+            events = httpx.get(
+                f"{server.base_url}/api/v1/sessions/{found['id']}/events",
+                headers=headers,
+                timeout=30,
+            ).json()
             kinds = {e["type"] for e in events}
             sources = {e["data"].get("source") for e in events if e["type"] == 3}
             assert 2 in kinds, "no full snapshot"
@@ -146,5 +149,7 @@ def replay_in_console(server: Server, session_id: str) -> None:
         page.locator(".session-pages a").last.click()
         page.wait_for_function(
             "() => window.sessionlensPlayer.getReplayer().iframe.contentDocument.title"
-            ".startsWith('Checkout')", timeout=10_000)
+            ".startsWith('Checkout')",
+            timeout=10_000,
+        )
         assert not errors, errors
