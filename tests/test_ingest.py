@@ -220,3 +220,29 @@ def test_stored_address_is_truncated() -> None:
     assert truncate_address("203.0.113.77") == "203.0.113.0"
     assert truncate_address("2001:db8:1234:5678::1") == "2001:db8:1234::"
     assert truncate_address("not-an-ip") == ""
+
+
+def test_denylisted_url_parameters_never_reach_the_log(
+    client: TestClient, ctx: Context, alice: Account
+) -> None:
+    from sessionlens.ingest import log
+
+    url = "https://shop.example/reset?token=SECRET123&q=lamp"
+    body = batch(0, url=url, referrer="https://mail.example/?email=ada%40x.example")
+    body["events"].append(
+        {
+            "type": 5,
+            "timestamp": body["sent_at"],
+            "data": {"tag": "sessionlens.page", "payload": {"href": url + "&auth=XYZ"}},
+        }
+    )
+    assert send(client, alice, body).status_code == 202
+    with ctx.engine.connect() as conn:
+        payload = conn.execute(select(ingest_log.c.payload)).scalar_one()
+    _, stored = log.decode(payload)
+    text = orjson.dumps(stored)
+    assert b"SECRET123" not in text
+    assert b"XYZ" not in text
+    assert b"ada" not in text
+    assert stored["meta"]["url"] == "https://shop.example/reset?q=lamp"
+    assert stored["events"][0]["data"]["href"] == "https://shop.example/reset?q=lamp"

@@ -15,7 +15,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sessionlens.api.routes import router as api_router
-from sessionlens.console.routes import render
+from sessionlens.console.common import render
+from sessionlens.console.privacy_pages import router as privacy_pages_router
 from sessionlens.console.routes import router as console_router
 from sessionlens.context import Context
 from sessionlens.demo.routes import STATIC as DEMO_STATIC
@@ -104,6 +105,7 @@ def create_app(ctx: Context, run_processor: bool | None = None) -> FastAPI:
     app.state.processor = processor if run_processor else None
     app.include_router(ingest_router)
     app.include_router(console_router)
+    app.include_router(privacy_pages_router)
     if ctx.settings.demo:
         app.include_router(demo_router)
         app.mount("/demo/static", StaticFiles(directory=DEMO_STATIC), name="demo-static")

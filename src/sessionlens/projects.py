@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
+from sessionlens import privacy as privacy_rules
+from sessionlens.privacy import PrivacySettings
 from sessionlens.storage.tables import inserted_id, membership, project
 
 
@@ -23,6 +26,16 @@ class Project:
     name: str
     ingest_key: str
     website_origins: tuple[str, ...]
+    settings: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def privacy(self) -> PrivacySettings:
+        stored = self.settings.get("privacy", {})
+        try:
+            return privacy_rules.parse(stored if isinstance(stored, dict) else {})
+        except privacy_rules.PrivacyError:
+            # A stored rule the code no longer accepts: fall back to the strict defaults.
+            return PrivacySettings()
 
 
 def normalise_origin(raw: str) -> str:
@@ -48,6 +61,7 @@ def _from_row(row: object) -> Project:
         name=row.name,  # type: ignore[attr-defined]
         ingest_key=row.ingest_key,  # type: ignore[attr-defined]
         website_origins=tuple(json.loads(row.website_origins)),  # type: ignore[attr-defined]
+        settings=json.loads(row.settings or "{}"),  # type: ignore[attr-defined]
     )
 
 
@@ -105,3 +119,30 @@ def get_for_user(conn: Connection, user_id: int, project_id: int) -> Project | N
         .where(membership.c.user_id == user_id, project.c.id == project_id)
     ).first()
     return None if row is None else _from_row(row)
+
+
+def save_privacy(conn: Connection, current: Project, rules: PrivacySettings) -> Project:
+    settings = dict(current.settings)
+    settings["privacy"] = {**rules.extra, **rules.to_json()}
+    conn.execute(
+        update(project)
+        .where(project.c.id == current.id)
+        .values(settings=json.dumps(settings, sort_keys=True))
+    )
+    return Project(
+        current.id,
+        current.organisation_id,
+        current.name,
+        current.ingest_key,
+        current.website_origins,
+        settings,
+    )
+
+
+def role_in(conn: Connection, user_id: int, organisation_id: int) -> str | None:
+    row = conn.execute(
+        select(membership.c.role).where(
+            membership.c.user_id == user_id, membership.c.organisation_id == organisation_id
+        )
+    ).first()
+    return None if row is None else str(row.role)

@@ -2,37 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from fastapi.templating import Jinja2Templates
 
 from sessionlens import projects
 from sessionlens.accounts import tokens, users
-from sessionlens.console import formatting
-from sessionlens.context import Context
+from sessionlens.console.common import ViewerDep, ctx_of, project_for, render
 from sessionlens.recordings import queries
 from sessionlens.web import auth
 from sessionlens.web.auth import Viewer
 
-templates = Jinja2Templates(directory=FilePath(__file__).parent / "templates")
-formatting.install(templates.env)
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 50
 
-ViewerDep = Annotated[Viewer, Depends(auth.viewer)]
-
-
-def _ctx(request: Request) -> Context:
-    ctx: Context = request.app.state.ctx
-    return ctx
-
-
-def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
-    context.setdefault("viewer", None)
-    return templates.TemplateResponse(request, name, context, status_code=status)
+_ctx = ctx_of
 
 
 def _safe_next(raw: str | None) -> str:
@@ -122,16 +107,16 @@ def project_sessions(
     project_id: int,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
+    found, role = project_for(request, viewer, project_id)
     with _ctx(request).engine.connect() as conn:
-        found = projects.get_for_user(conn, viewer.user.id, project_id)
-        if found is None:
-            raise HTTPException(404, "No such project.")
         rows, has_more = queries.list_sessions(conn, project_id, page, PER_PAGE)
     return render(
         request,
         "sessions.html",
         viewer=viewer,
         project=found,
+        role=role,
+        tab="sessions",
         sessions=rows,
         page=page,
         has_more=has_more,

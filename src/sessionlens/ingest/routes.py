@@ -18,7 +18,8 @@ from sessionlens.ingest.body import (
     decode,
     read_capped,
 )
-from sessionlens.ingest.schema import BatchError, parse_batch
+from sessionlens.ingest.schema import BatchError, encode_batch, parse_batch
+from sessionlens.ingest.urls import strip_batch_urls
 from sessionlens.projects import Project
 from sessionlens.storage.tables import utcnow
 
@@ -39,8 +40,11 @@ def _cors(origin: str | None) -> dict[str, str]:
     if not origin:
         return {}
     # Retry-After must be readable by the recorder's script on a 429.
-    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin",
-            "Access-Control-Expose-Headers": "Retry-After"}
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Vary": "Origin",
+        "Access-Control-Expose-Headers": "Retry-After",
+    }
 
 
 def _error(status: int, message: str, origin: str | None = None) -> JSONResponse:
@@ -105,6 +109,8 @@ async def receive_batch(project_key: str, request: Request) -> Response:
             decode, compressed, request.headers.get("content-encoding", "")
         )
         batch = await run_in_threadpool(parse_batch, raw)
+        if strip_batch_urls(batch, project.privacy.denylist()):
+            raw = encode_batch(batch)
     except BodyTooLarge as exc:
         return _error(413, str(exc), origin)
     except (BodyUnreadable, BatchError) as exc:
@@ -121,3 +127,13 @@ async def receive_batch(project_key: str, request: Request) -> Response:
     return JSONResponse(
         {"ok": True, "duplicate": not stored}, status_code=202, headers=_cors(origin)
     )
+
+
+@router.get("/i/v1/{project_key}/config")
+async def recorder_config(project_key: str, request: Request) -> Response:
+    """The project's privacy rules for the recorder: public, small and cacheable."""
+    project = await _project(request, project_key)
+    headers = {"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=60"}
+    if project is None:
+        return JSONResponse({"error": "unknown project key"}, status_code=404, headers=headers)
+    return JSONResponse(project.privacy.recorder_config(), headers=headers)

@@ -105,3 +105,18 @@ def parse_batch(raw: bytes) -> Batch:
         meta=_meta(body),
         events=_events(body),
     )
+
+
+def encode_batch(batch: Batch) -> bytes:
+    """The batch as JSON again, after the server changed something in it."""
+    return orjson.dumps(
+        {
+            "session_id": batch.session_id,
+            "visitor_id": batch.visitor_id,
+            "window_id": batch.window_id,
+            "seq": batch.seq,
+            "sent_at": batch.sent_at,
+            "meta": batch.meta,
+            "events": batch.events,
+        }
+    )

@@ -251,3 +251,19 @@ login_session = Table(
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     Column("expires_at", UTCDateTime, nullable=False),
 )
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("organisation_id", ForeignKey("organisation.id", ondelete="CASCADE"), index=True),
+    Column("user_id", ForeignKey("users.id", ondelete="SET NULL")),
+    Column("actor", String(320), nullable=False, default=""),
+    Column("action", String(100), nullable=False),
+    Column("object_type", String(50), nullable=False, default=""),
+    Column("object_id", String(100), nullable=False, default=""),
+    # JSON; never holds the personal data an action was about (e.g. what was erased)
+    Column("detail", Text, nullable=False, default="{}"),
+    Column("address", String(64), nullable=False, default=""),
+    Column("at", UTCDateTime, nullable=False, default=utcnow),
+)

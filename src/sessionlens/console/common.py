@@ -1,0 +1,51 @@
+"""What every console page module shares: templates, rendering, who is asking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, Response
+from fastapi.templating import Jinja2Templates
+
+from sessionlens import projects
+from sessionlens.console import formatting
+from sessionlens.context import Context
+from sessionlens.ingest.routes import truncate_address
+from sessionlens.projects import Project
+from sessionlens.web import auth
+from sessionlens.web.auth import Viewer
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+formatting.install(templates.env)
+ViewerDep = Annotated[Viewer, Depends(auth.viewer)]
+MANAGERS = ("owner", "admin")
+
+
+def ctx_of(request: Request) -> Context:
+    ctx: Context = request.app.state.ctx
+    return ctx
+
+
+def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    context.setdefault("viewer", None)
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def address_of(request: Request) -> str:
+    return truncate_address(request.client.host if request.client else "")
+
+
+def project_for(request: Request, viewer: Viewer, project_id: int) -> tuple[Project, str]:
+    """The project and the viewer's role in its organisation, or 404."""
+    with ctx_of(request).engine.connect() as conn:
+        found = projects.get_for_user(conn, viewer.user.id, project_id)
+        role = projects.role_in(conn, viewer.user.id, found.organisation_id) if found else None
+    if found is None or role is None:
+        raise HTTPException(404, "No such project.")
+    return found, role
+
+
+def require_manager(role: str) -> None:
+    if role not in MANAGERS:
+        raise HTTPException(403, "Only owners and admins of the organisation may do this.")

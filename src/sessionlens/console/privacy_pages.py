@@ -1,0 +1,98 @@
+"""Console: a project's privacy rules."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+
+from sessionlens import privacy, projects
+from sessionlens.accounts import audit
+from sessionlens.console.common import (
+    MANAGERS,
+    ViewerDep,
+    address_of,
+    ctx_of,
+    project_for,
+    render,
+    require_manager,
+)
+from sessionlens.privacy import PrivacySettings
+from sessionlens.projects import Project
+from sessionlens.web import auth
+
+router = APIRouter(include_in_schema=False)
+LISTS = (
+    "unmask_selectors",
+    "mask_text_selectors",
+    "block_selectors",
+    "url_param_denylist",
+    "exclude_pages",
+)
+FLAGS = ("mask_all_text", "honour_dnt", "consent_required", "cookieless")
+
+
+def _page(
+    request: Request,
+    viewer: auth.Viewer,
+    project: Project,
+    role: str,
+    rules: PrivacySettings,
+    status: int = 200,
+    **extra: object,
+) -> Response:
+    return render(
+        request,
+        "privacy.html",
+        status=status,
+        viewer=viewer,
+        project=project,
+        role=role,
+        tab="privacy",
+        rules=rules,
+        can_edit=role in MANAGERS,
+        defaults=privacy.DEFAULT_URL_DENYLIST,
+        presets=privacy.EXTRA_PATTERNS,
+        **extra,
+    )
+
+
+@router.get("/projects/{project_id}/privacy")
+def privacy_form(
+    request: Request, viewer: ViewerDep, project_id: int, saved: bool = False
+) -> Response:
+    project, role = project_for(request, viewer, project_id)
+    return _page(request, viewer, project, role, project.privacy, saved=saved)
+
+
+@router.post("/projects/{project_id}/privacy")
+async def save_privacy(request: Request, viewer: ViewerDep, project_id: int) -> Response:
+    form = await request.form()
+    auth.check_csrf(str(form.get("csrf_token", "")), viewer.csrf)
+    project, role = project_for(request, viewer, project_id)
+    require_manager(role)
+    submitted: dict[str, object] = {
+        name: [line for line in str(form.get(name, "")).splitlines() if line.strip()]
+        for name in LISTS
+    }
+    submitted |= {name: form.get(name) == "1" for name in FLAGS}
+    submitted["extra_patterns"] = [str(v) for v in form.getlist("extra_patterns")]
+    try:
+        rules = privacy.parse(submitted)
+    except privacy.PrivacyError as exc:
+        return _page(request, viewer, project, role, project.privacy, status=400, error=str(exc))
+    with ctx_of(request).engine.begin() as conn:
+        before = project.privacy.to_json()
+        projects.save_privacy(conn, project, rules)
+        changed = {k: v for k, v in rules.to_json().items() if before.get(k) != v}
+        audit.record(
+            conn,
+            organisation_id=project.organisation_id,
+            user_id=viewer.user.id,
+            actor=viewer.user.email,
+            action="privacy.update",
+            object_type="project",
+            object_id=str(project.id),
+            detail={"changed": changed},
+            address=address_of(request),
+        )
+    return RedirectResponse(f"/projects/{project.id}/privacy?saved=1", status_code=303)
