@@ -15,9 +15,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sessionlens.api.routes import router as api_router
+from sessionlens.api.visitors import router as api_visitors_router
 from sessionlens.console.common import render
 from sessionlens.console.privacy_pages import router as privacy_pages_router
 from sessionlens.console.routes import router as console_router
+from sessionlens.console.visitor_pages import router as visitor_pages_router
 from sessionlens.context import Context
 from sessionlens.demo.routes import STATIC as DEMO_STATIC
 from sessionlens.demo.routes import router as demo_router
@@ -106,10 +108,12 @@ def create_app(ctx: Context, run_processor: bool | None = None) -> FastAPI:
     app.include_router(ingest_router)
     app.include_router(console_router)
     app.include_router(privacy_pages_router)
+    app.include_router(visitor_pages_router)
     if ctx.settings.demo:
         app.include_router(demo_router)
         app.mount("/demo/static", StaticFiles(directory=DEMO_STATIC), name="demo-static")
     app.include_router(api_router, prefix="/api/v1")
+    app.include_router(api_visitors_router, prefix="/api/v1")
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
 
     @app.get("/sessionlens.js", include_in_schema=False)

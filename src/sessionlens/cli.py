@@ -6,11 +6,13 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from sessionlens import bootstrap, config, projects
-from sessionlens.accounts import tokens, users
+from sessionlens.accounts import audit, tokens, users
 from sessionlens.context import Context
+from sessionlens.recordings.subjects import SubjectError
 from sessionlens.storage.engine import migrate
 
 
@@ -113,6 +115,88 @@ def cmd_token_create(args: argparse.Namespace) -> None:
     print(token)
 
 
+def _subject(args: argparse.Namespace) -> tuple[Literal["visitor", "user"], str]:
+    if (args.visitor_id is None) == (args.user_id is None):
+        raise CommandError("give exactly one of --visitor-id and --user-id")
+    return ("visitor", args.visitor_id) if args.visitor_id is not None else ("user", args.user_id)
+
+
+def _project_or_fail(ctx: Context, project_id: int) -> projects.Project:
+    with ctx.engine.connect() as conn:
+        found = projects.by_id(conn, project_id)
+    if found is None:
+        raise CommandError(f"no project with id {project_id}")
+    return found
+
+
+def cmd_visitor_export(args: argparse.Namespace) -> None:
+    import orjson
+
+    from sessionlens.recordings import subjects
+
+    ctx = _open(args)
+    project = _project_or_fail(ctx, args.project_id)
+    by, value = _subject(args)
+    with ctx.engine.connect() as conn:
+        data = subjects.export(conn, ctx.blobs, project.id, by, value)
+    with ctx.engine.begin() as conn:
+        audit.record(
+            conn,
+            organisation_id=project.organisation_id,
+            user_id=None,
+            actor="cli",
+            action="visitor.export",
+            object_type="project",
+            object_id=str(project.id),
+            detail={"by": by, "sessions": len(data["sessions"])},
+        )
+    body = orjson.dumps(data, option=orjson.OPT_INDENT_2)
+    if args.output == "-":
+        sys.stdout.buffer.write(body + b"\n")
+    else:
+        Path(args.output).write_bytes(body)
+        print(f"wrote {len(data['sessions'])} sessions to {args.output}", file=sys.stderr)
+
+
+def cmd_visitor_erase(args: argparse.Namespace) -> None:
+    from sessionlens.recordings import subjects
+
+    ctx = _open(args)
+    project = _project_or_fail(ctx, args.project_id)
+    by, value = _subject(args)
+    with ctx.engine.begin() as conn:
+        erased = subjects.erase(conn, ctx.blobs, project.id, by, value)
+        audit.record(
+            conn,
+            organisation_id=project.organisation_id,
+            user_id=None,
+            actor="cli",
+            action="visitor.erase",
+            object_type="project",
+            object_id=str(project.id),
+            detail={"by": by, "sessions": erased.sessions, "blocks": erased.blocks},
+        )
+    print(f"erased {erased.sessions} sessions and {erased.blocks} recording blocks")
+
+
+def cmd_purge(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from sessionlens.recordings import retention
+    from sessionlens.storage.tables import utcnow
+
+    ctx = _open(args)
+    now = utcnow()
+    total = retention.count_expired(ctx.engine, now)
+    with tqdm(total=total, unit="session", desc="purging", disable=None) as bar:
+
+        def step(done: int) -> None:
+            bar.update(done)
+
+        purged = retention.purge(ctx.engine, ctx.blobs, now, progress=step)
+    print(f"purged {purged} sessions past their project's retention")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="sessionlens",
@@ -172,6 +256,26 @@ def parser() -> argparse.ArgumentParser:
     tcreate.add_argument("email")
     tcreate.add_argument("--name", default="cli", help="a label for the token")
     tcreate.set_defaults(func=cmd_token_create)
+
+    purge = with_data_dir(
+        sub.add_parser("purge", help="delete sessions older than their project's retention days")
+    )
+    purge.set_defaults(func=cmd_purge)
+
+    visitor = sub.add_parser("visitor", help="export or erase one visitor's data").add_subparsers(
+        dest="action", required=True
+    )
+    for name, func, text in (
+        ("export", cmd_visitor_export, "print everything stored as JSON"),
+        ("erase", cmd_visitor_erase, "erase sessions, blocks and blobs"),
+    ):
+        cmd = with_data_dir(visitor.add_parser(name, help=text))
+        cmd.add_argument("project_id", type=int)
+        cmd.add_argument("--visitor-id", help="the visitor id the browser sent")
+        cmd.add_argument("--user-id", help="the id given to sessionlens.identify()")
+        if name == "export":
+            cmd.add_argument("-o", "--output", default="-", help="file to write (default stdout)")
+        cmd.set_defaults(func=func)
     return top
 
 
@@ -183,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except config.SettingsError as exc:
         print(f"sessionlens: bad setting: {exc}", file=sys.stderr)
         return 2
-    except (CommandError, users.AccountError, projects.ProjectError) as exc:
+    except (CommandError, users.AccountError, projects.ProjectError, SubjectError) as exc:
         print(f"sessionlens: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -93,6 +93,11 @@ def by_key(conn: Connection, key: str) -> Project | None:
     return None if row is None else _from_row(row)
 
 
+def by_id(conn: Connection, project_id: int) -> Project | None:
+    row = conn.execute(select(project).where(project.c.id == project_id)).first()
+    return None if row is None else _from_row(row)
+
+
 def by_name(conn: Connection, organisation_id: int, name: str) -> Project | None:
     row = conn.execute(
         select(project).where(project.c.organisation_id == organisation_id, project.c.name == name)
@@ -146,3 +151,22 @@ def role_in(conn: Connection, user_id: int, organisation_id: int) -> str | None:
         )
     ).first()
     return None if row is None else str(row.role)
+
+
+def save_retention(conn: Connection, current: Project, days: int) -> Project:
+    if not 1 <= days <= 3650:
+        raise ProjectError("retention must be between 1 and 3650 days")
+    settings = {**current.settings, "retention_days": days}
+    conn.execute(
+        update(project)
+        .where(project.c.id == current.id)
+        .values(settings=json.dumps(settings, sort_keys=True))
+    )
+    return Project(
+        current.id,
+        current.organisation_id,
+        current.name,
+        current.ingest_key,
+        current.website_origins,
+        settings,
+    )

@@ -9,16 +9,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
 
 from sessionlens.context import Context
 from sessionlens.ingest import log
 from sessionlens.ingest.log import LogEntry
 from sessionlens.processing import sessions
+from sessionlens.recordings import retention
+from sessionlens.storage.tables import utcnow
 
 logger = logging.getLogger(__name__)
 
 CHUNK = 200
+PURGE_EVERY_S = 3600
 # Errors that come from the batch's content: retrying cannot help, so the batch is set
 # aside with the reason instead of blocking the log.
 POISON = (KeyError, TypeError, ValueError, AttributeError, IndexError)
@@ -65,12 +69,27 @@ class Processor:
             with self.ctx.engine.begin() as conn:
                 log.mark_processed(conn, [group[0].id], error=repr(exc)[:2000])
 
+    async def _purge(self) -> None:
+        try:
+            purged = await asyncio.to_thread(
+                retention.purge, self.ctx.engine, self.ctx.blobs, utcnow()
+            )
+        except Exception:
+            logger.exception("retention purge failed; will try again")
+            return
+        if purged:
+            logger.info("retention: purged %d expired sessions", purged)
+
     async def run(self) -> None:
         """Process until cancelled, sleeping while the log is empty."""
         self._wake = asyncio.Event()
         interval = self.ctx.settings.processor_interval_ms / 1000
         failures = 0
+        next_purge = 0.0
         while True:
+            if time.monotonic() >= next_purge:
+                next_purge = time.monotonic() + PURGE_EVERY_S
+                await self._purge()
             try:
                 taken = await asyncio.to_thread(self.run_once)
                 failures = 0
