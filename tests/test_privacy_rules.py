@@ -50,6 +50,7 @@ def test_admin_saves_rules_and_the_recorder_gets_them(
             "url_param_denylist": "voucher",
             "exclude_pages": "/account/*",
             "extra_patterns": ["email", "phone"],
+            "retention_days": "30",
         },
         follow_redirects=False,
     )
@@ -64,6 +65,15 @@ def test_admin_saves_rules_and_the_recorder_gets_them(
     with ctx.engine.connect() as conn:
         entry = conn.execute(select(audit_log)).one()
     assert entry.action == "privacy.update"
+    assert "retention_days" in entry.detail
+    with ctx.engine.connect() as conn:
+        from sessionlens import projects
+        from sessionlens.recordings.retention import retention_days
+
+        saved = projects.by_id(conn, alice.project.id)
+    assert saved is not None
+    assert retention_days(saved.settings) == 30
+    assert saved.privacy.extra_patterns == ("email", "phone")
     assert entry.actor == alice.email
     assert "mask_all_text" in entry.detail
 
@@ -82,6 +92,8 @@ def test_rules_form_needs_csrf(client: TestClient, alice: Account) -> None:
         ("exclude_pages", "account/*", "must start with /"),
         ("url_param_denylist", "bad name!", "not a query parameter name"),
         ("block_selectors", "div{color:red}", "not a usable rule"),
+        ("retention_days", "0", "between 1 and 3650"),
+        ("retention_days", "soon", "whole number"),
     ],
 )
 def test_bad_rule_is_400_and_nothing_changes(

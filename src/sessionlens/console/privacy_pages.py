@@ -17,6 +17,7 @@ from sessionlens.console.common import (
     require_manager,
 )
 from sessionlens.privacy import PrivacySettings
+from sessionlens.recordings import retention
 from sessionlens.projects import Project
 from sessionlens.web import auth
 
@@ -56,6 +57,17 @@ def _page(
     )
 
 
+def _days(raw: str, project: Project) -> int:
+    if not raw.strip():
+        return retention.retention_days(project.settings)
+    if not raw.strip().isdigit():
+        raise projects.ProjectError("retention must be a whole number of days")
+    days = int(raw)
+    if not 1 <= days <= 3650:
+        raise projects.ProjectError("retention must be between 1 and 3650 days")
+    return days
+
+
 @router.get("/projects/{project_id}/privacy")
 def privacy_form(
     request: Request, viewer: ViewerDep, project_id: int, saved: bool = False
@@ -78,12 +90,16 @@ async def save_privacy(request: Request, viewer: ViewerDep, project_id: int) -> 
     submitted["extra_patterns"] = [str(v) for v in form.getlist("extra_patterns")]
     try:
         rules = privacy.parse(submitted)
-    except privacy.PrivacyError as exc:
+        days = _days(str(form.get("retention_days", "")), project)
+    except (privacy.PrivacyError, projects.ProjectError) as exc:
         return _page(request, viewer, project, role, project.privacy, status=400, error=str(exc))
     with ctx_of(request).engine.begin() as conn:
         before = project.privacy.to_json()
-        projects.save_privacy(conn, project, rules)
+        saved = projects.save_privacy(conn, project, rules)
+        projects.save_retention(conn, saved, days)
         changed = {k: v for k, v in rules.to_json().items() if before.get(k) != v}
+        if days != retention.retention_days(project.settings):
+            changed["retention_days"] = days
         audit.record(
             conn,
             organisation_id=project.organisation_id,
