@@ -17,8 +17,8 @@ from sessionlens.console.common import (
     require_manager,
 )
 from sessionlens.privacy import PrivacySettings
-from sessionlens.recordings import retention
 from sessionlens.projects import Project
+from sessionlens.recordings import retention
 from sessionlens.web import auth
 
 router = APIRouter(include_in_schema=False)
