@@ -146,6 +146,8 @@ def test_openapi_document_lists_the_routes(client: TestClient) -> None:
         "/api/v1/projects/{project_id}/sessions",
         "/api/v1/sessions/{session_id}",
         "/api/v1/sessions/{session_id}/events",
+        "/api/v1/projects/{project_id}/visitors/export",
+        "/api/v1/projects/{project_id}/visitors/erase",
     }
 
 

@@ -62,3 +62,12 @@ def test_plain_body_passes_and_unknown_encoding_fails() -> None:
     assert decode(gzip.compress(b"{}"), "") == b"{}"
     with pytest.raises(BodyUnreadable):
         decode(b"{}", "deflate")
+
+
+def test_migrations_match_the_tables(ctx: Context) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with ctx.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []

@@ -72,6 +72,13 @@ def _parse_base_url(raw: str) -> str:
     return raw.rstrip("/")
 
 
+def _parse_file(raw: str) -> str:
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise SettingsError(f"no such file: {raw!r}")
+    return str(path.resolve())
+
+
 def _parse_secret(raw: str) -> str:
     if len(raw) < 32:
         raise SettingsError("must be at least 32 characters long")
@@ -145,6 +152,12 @@ SETTINGS: tuple[Setting, ...] = (
         "250",
     ),
     Setting(
+        "GEOIP_DATABASE",
+        _parse_file,
+        "Path of a MaxMind-format country database (.mmdb) for the country of each session. "
+        "Default: none (no countries).",
+    ),
+    Setting(
         "SQLITE_SYNCHRONOUS",
         _parse_str,
         "SQLite synchronous mode (FULL survives power loss; NORMAL survives process crashes only).",
@@ -168,6 +181,7 @@ class Settings:
     processor: bool
     processor_interval_ms: int
     sqlite_synchronous: str
+    geoip_database: str | None
     overrides: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property

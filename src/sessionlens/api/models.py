@@ -45,6 +45,7 @@ class SessionOut(BaseModel):
     viewport_width: int | None
     viewport_height: int | None
     language: str
+    country: str
     user_id: str
     visitor_id: str
     is_returning: bool

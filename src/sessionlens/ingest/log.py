@@ -29,6 +29,7 @@ class Envelope:
     user_agent: str
     address: str
     received_at: datetime
+    country: str = ""
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,12 @@ class LogEntry:
 
 def encode(envelope: Envelope, raw_batch: bytes) -> bytes:
     head = orjson.dumps(
-        {"ua": envelope.user_agent, "ip": envelope.address, "at": envelope.received_at.isoformat()}
+        {
+            "ua": envelope.user_agent,
+            "ip": envelope.address,
+            "at": envelope.received_at.isoformat(),
+            "cc": envelope.country,
+        }
     )
     return _compressor.compress(head + b"\n" + raw_batch)
 
@@ -49,7 +55,9 @@ def encode(envelope: Envelope, raw_batch: bytes) -> bytes:
 def decode(payload: bytes) -> tuple[Envelope, dict[str, Any]]:
     head, _, body = _decompressor.decompress(payload).partition(b"\n")
     meta = orjson.loads(head)
-    envelope = Envelope(meta["ua"], meta["ip"], datetime.fromisoformat(meta["at"]))
+    envelope = Envelope(
+        meta["ua"], meta["ip"], datetime.fromisoformat(meta["at"]), meta.get("cc", "")
+    )
     return envelope, orjson.loads(body)
 
 

@@ -18,6 +18,7 @@ from sessionlens.ingest.body import (
     decode,
     read_capped,
 )
+from sessionlens.ingest.geo import lookup_for
 from sessionlens.ingest.schema import BatchError, encode_batch, parse_batch
 from sessionlens.ingest.urls import strip_batch_urls
 from sessionlens.projects import Project
@@ -115,9 +116,13 @@ async def receive_batch(project_key: str, request: Request) -> Response:
         return _error(413, str(exc), origin)
     except (BodyUnreadable, BatchError) as exc:
         return _error(400, str(exc), origin)
+    full_address = request.client.host if request.client else ""
     envelope = log.Envelope(
         user_agent=request.headers.get("user-agent", "")[:1000],
-        address=truncate_address(request.client.host if request.client else ""),
+        # The country is read from the full address, which is then dropped: only the
+        # truncated network part is ever stored.
+        country=lookup_for(ctx.settings.geoip_database or "").country(full_address),
+        address=truncate_address(full_address),
         received_at=utcnow(),
     )
     stored = await run_in_threadpool(log.append, ctx.engine, project.id, batch, raw, envelope)

@@ -105,6 +105,7 @@ def _create_session(conn: Connection, project_id: int, first: LogEntry, first_ts
             viewport_width=viewport.get("width"),
             viewport_height=viewport.get("height"),
             language=str(meta.get("language") or "")[:50],
+            country=first.envelope.country,
             is_returning=returning,
             entry_url=meta["url"][:2000],
             exit_url=meta["url"][:2000],

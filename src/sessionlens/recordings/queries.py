@@ -46,6 +46,7 @@ SESSION_FIELDS = (
     "viewport_width",
     "viewport_height",
     "language",
+    "country",
     "user_id",
     "is_returning",
 )

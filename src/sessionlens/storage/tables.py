@@ -163,6 +163,7 @@ session = Table(
     Column("viewport_width", Integer),
     Column("viewport_height", Integer),
     Column("language", String(50), nullable=False, default=""),
+    Column("country", String(2), nullable=False, default="", server_default=""),
     Column("user_id", String(200), nullable=False, default=""),
     Column("is_returning", Boolean, nullable=False, default=False),
     Column("raw_bytes", BigInteger, nullable=False, default=0),
