@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sessionlens import privacy
 from sessionlens.accounts import users
 from sessionlens.context import Context
+from sessionlens.processing.processor import Processor
 from sessionlens.storage.tables import audit_log
 from tests.conftest import PASSWORD, Account, login
 
@@ -149,3 +150,22 @@ def test_other_organisations_cannot_see_rules(
 )
 def test_denylisted_url_parameters_are_stripped(url: str, expected: str) -> None:
     assert privacy.strip_url(url, privacy.DEFAULT_URL_DENYLIST) == expected
+
+
+def test_what_is_recorded_lists_the_rules_and_replays_a_session(
+    client: TestClient, alice: Account, bob: Account, processor: Processor
+) -> None:
+    from tests.conftest import batch, send
+
+    send(client, alice, batch(0))
+    processor.drain()
+    login(client, alice.email)
+    page = client.get(f"/projects/{alice.project.id}/recorded")
+    assert page.status_code == 200
+    assert 'data-preview="1"' in page.text
+    assert "Always on" in page.text
+    assert "token" in page.text  # the URL denylist in force
+    other = client.get(f"/projects/{alice.project.id}/recorded", params={"session": "nope"})
+    assert other.status_code == 404
+    login(client, bob.email)
+    assert client.get(f"/projects/{alice.project.id}/recorded").status_code == 404

@@ -18,6 +18,7 @@ from sessionlens.api.routes import router as api_router
 from sessionlens.api.visitors import router as api_visitors_router
 from sessionlens.console.common import render
 from sessionlens.console.privacy_pages import router as privacy_pages_router
+from sessionlens.console.recorded_pages import router as recorded_pages_router
 from sessionlens.console.routes import router as console_router
 from sessionlens.console.visitor_pages import router as visitor_pages_router
 from sessionlens.context import Context
@@ -109,6 +110,7 @@ def create_app(ctx: Context, run_processor: bool | None = None) -> FastAPI:
     app.include_router(console_router)
     app.include_router(privacy_pages_router)
     app.include_router(visitor_pages_router)
+    app.include_router(recorded_pages_router)
     if ctx.settings.demo:
         app.include_router(demo_router)
         app.mount("/demo/static", StaticFiles(directory=DEMO_STATIC), name="demo-static")
