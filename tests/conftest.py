@@ -31,40 +31,36 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PASSWORD = "correct horse battery"
 
 
-def _pg_database(worker: str) -> str:
-    """A database of this xdist worker's own, created once, emptied per test."""
-    name = f"sessionlens_test_{worker}"
+@pytest.fixture(scope="session")
+def pg_url(worker_id: str) -> Iterator[str]:
+    """A database of this test process's own (several runs may share the server), migrated
+    once, emptied before each test, dropped at the end."""
+    name = f"sessionlens_test_{worker_id}_{os.getpid()}"
     try:
         with psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=3) as conn:
-            exists = conn.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
-            ).fetchone()
-            if not exists:
-                conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
     except psycopg.OperationalError as exc:
         if IN_CI:
             raise
         pytest.skip(f"PostgreSQL is not reachable: {exc}")
     base = PG_ADMIN_DSN.rsplit("/", 1)[0]
-    return f"{base.replace('postgresql://', 'postgresql+psycopg://')}/{name}"
-
-
-_migrated: set[str] = set()
+    url = f"{base.replace('postgresql://', 'postgresql+psycopg://')}/{name}"
+    engine = make_engine(url)
+    migrate(engine)
+    engine.dispose()
+    yield url
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=3) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path, worker_id: str) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
-    url = _pg_database(worker_id)
+    url: str = request.getfixturevalue("pg_url")
     engine = make_engine(url)
     try:
-        if url not in _migrated:
-            with engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-            migrate(engine)
-            _migrated.add(url)
         with engine.begin() as conn:
             names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))

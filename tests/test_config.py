@@ -81,6 +81,11 @@ def test_bad_value_names_the_variable(tmp_path: Path, name: str, value: str, mes
         config.load({"SESSIONLENS_DATA_DIR": str(tmp_path), f"SESSIONLENS_{name}": value})
 
 
+def test_readme_settings_table_is_the_generated_one() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert config.markdown_table() in readme, "run: sessionlens settings, paste into README"
+
+
 def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     for setting in config.SETTINGS:

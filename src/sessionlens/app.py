@@ -16,7 +16,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sessionlens.api.routes import router as api_router
 from sessionlens.api.visitors import router as api_visitors_router
+from sessionlens.console.account_pages import router as account_pages_router
 from sessionlens.console.common import render
+from sessionlens.console.org_pages import router as org_pages_router
 from sessionlens.console.privacy_pages import router as privacy_pages_router
 from sessionlens.console.recorded_pages import router as recorded_pages_router
 from sessionlens.console.routes import router as console_router
@@ -108,6 +110,8 @@ def create_app(ctx: Context, run_processor: bool | None = None) -> FastAPI:
     app.state.processor = processor if run_processor else None
     app.include_router(ingest_router)
     app.include_router(console_router)
+    app.include_router(account_pages_router)
+    app.include_router(org_pages_router)
     app.include_router(privacy_pages_router)
     app.include_router(visitor_pages_router)
     app.include_router(recorded_pages_router)

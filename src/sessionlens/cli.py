@@ -197,6 +197,39 @@ def cmd_purge(args: argparse.Namespace) -> None:
     print(f"purged {purged} sessions past their project's retention")
 
 
+def cmd_settings(args: argparse.Namespace) -> None:
+    print(config.markdown_table())
+
+
+def cmd_rotate_keys(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from sessionlens.storage import rotation
+
+    ctx = _open(args)
+    try:
+        keys = ctx.blobs.list()
+        with tqdm(total=len(keys), unit="blob", desc="re-encrypting", disable=None) as bar:
+
+            def step(done: int) -> None:
+                bar.update(done)
+
+            done = rotation.rotate(ctx.engine, ctx.blobs, progress=step)
+    finally:
+        ctx.close()
+    print(
+        f"re-encrypted {done.reencrypted}, already current {done.current}, "
+        f"failed {done.failed}, not referenced by any block {done.unreferenced}"
+    )
+    for failure in done.failures[:20]:
+        print(f"  {failure}", file=sys.stderr)
+    if done.failed:
+        raise CommandError(
+            f"{done.failed} blobs could not be decrypted; keep the old secrets until they "
+            "are dealt with (see docs/encryption.md)"
+        )
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="sessionlens",
@@ -257,10 +290,21 @@ def parser() -> argparse.ArgumentParser:
     tcreate.add_argument("--name", default="cli", help="a label for the token")
     tcreate.set_defaults(func=cmd_token_create)
 
+    sub.add_parser("settings", help="print the table of settings (Markdown)").set_defaults(
+        func=cmd_settings
+    )
+
     purge = with_data_dir(
         sub.add_parser("purge", help="delete sessions older than their project's retention days")
     )
     purge.set_defaults(func=cmd_purge)
+    with_data_dir(
+        sub.add_parser(
+            "rotate-keys",
+            help="re-encrypt every recording with the current secret key "
+            "(old ones from SESSIONLENS_OLD_SECRET_KEYS)",
+        )
+    ).set_defaults(func=cmd_rotate_keys)
 
     visitor = sub.add_parser("visitor", help="export or erase one visitor's data").add_subparsers(
         dest="action", required=True

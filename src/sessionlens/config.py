@@ -79,10 +79,24 @@ def _parse_file(raw: str) -> str:
     return str(path.resolve())
 
 
+def _parse_smtp_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in {"smtp", "smtps", "smtp+starttls", "smtp+plain"} or not parts.hostname:
+        raise SettingsError(f"expected smtp://, smtps:// or smtp+plain:// with a host, got {raw!r}")
+    return raw
+
+
 def _parse_secret(raw: str) -> str:
     if len(raw) < 32:
         raise SettingsError("must be at least 32 characters long")
     return raw
+
+
+def _parse_old_secrets(raw: str) -> tuple[str, ...]:
+    old = tuple(part.strip() for part in raw.replace("\n", ",").split(",") if part.strip())
+    for secret in old:
+        _parse_secret(secret)
+    return old
 
 
 @dataclass(frozen=True)
@@ -128,6 +142,13 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
     ),
     Setting(
+        "OLD_SECRET_KEYS",
+        _parse_old_secrets,
+        "Previous secret keys, comma-separated, still accepted to decrypt recordings until "
+        "`sessionlens rotate-keys` has re-encrypted them. Default: none.",
+        secret=True,
+    ),
+    Setting(
         "ADMIN_EMAIL",
         _parse_str,
         "Email of the admin account created on first run.",
@@ -150,6 +171,23 @@ SETTINGS: tuple[Setting, ...] = (
         _parse_int,
         "How often the processor looks for new batches when idle, in ms.",
         "250",
+    ),
+    Setting(
+        "SIGNUP", _parse_bool, "Let anyone create an account and organisation at /signup.", "true"
+    ),
+    Setting(
+        "SMTP_URL",
+        _parse_smtp_url,
+        "Mail server for verification, reset and invitation emails: smtp://user:pass@host:587 "
+        "(STARTTLS), smtps://... (TLS) or smtp+plain://host:25. Default: none, emails are "
+        "written to the server log.",
+        secret=True,
+    ),
+    Setting(
+        "MAIL_FROM",
+        _parse_str,
+        "Sender address of sessionlens emails.",
+        "sessionlens <no-reply@localhost>",
     ),
     Setting(
         "GEOIP_DATABASE",
@@ -182,6 +220,10 @@ class Settings:
     processor_interval_ms: int
     sqlite_synchronous: str
     geoip_database: str | None
+    signup: bool
+    smtp_url: str | None
+    mail_from: str
+    old_secret_keys: tuple[str, ...] = ()
     overrides: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -245,7 +287,19 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         values["base_url"] = f"http://{values['host']}:{values['port']}"
     if values["secret_key"] is None:
         values["secret_key"] = _secret_from_data_dir(data_dir)
+    if values["old_secret_keys"] is None:
+        values["old_secret_keys"] = ()
     if values["admin_password"] is None:
         values["admin_password"] = ""
     names = {f.name for f in fields(Settings)} - {"overrides"}
     return Settings(**{k: v for k, v in values.items() if k in names})
+
+
+def markdown_table() -> str:
+    """The README's table of settings, made from SETTINGS so the two cannot drift."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for setting in SETTINGS:
+        default = f"`{setting.default}`" if setting.default else "—"
+        extra = f" Also `{PREFIX}{setting.name}_FILE` (read from a file)." if setting.secret else ""
+        lines.append(f"| `{PREFIX}{setting.name}` | {default} | {setting.help}{extra} |")
+    return "\n".join(lines)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from sessionlens.config import Settings
-from sessionlens.storage.blobs import ObjectBlobStore, open_blob_store
+from sessionlens.storage.blobs import open_blob_store
+from sessionlens.storage.crypto import EncryptedBlobStore, Keyring
 from sessionlens.storage.engine import make_engine
 
 
@@ -15,14 +16,18 @@ from sessionlens.storage.engine import make_engine
 class Context:
     settings: Settings
     engine: Engine
-    blobs: ObjectBlobStore
+    blobs: EncryptedBlobStore
 
     @classmethod
     def open(cls, settings: Settings) -> Context:
+        store = open_blob_store(settings.blob_url)
+        # Every read and write of a recording goes through here, so all of them are
+        # encrypted at rest with keys derived from the secret.
+        keyring = Keyring(settings.secret_key, settings.old_secret_keys)
         return cls(
             settings,
             make_engine(settings.database_url, settings.sqlite_synchronous),
-            open_blob_store(settings.blob_url),
+            EncryptedBlobStore(store, keyring, f"{store.description}, encrypted"),
         )
 
     def close(self) -> None:

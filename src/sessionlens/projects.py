@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Connection, insert, select, update
 
 from sessionlens import privacy as privacy_rules
+from sessionlens.accounts.access import visible_project, visible_projects
 from sessionlens.privacy import PrivacySettings
 from sessionlens.storage.tables import inserted_id, membership, project
 
@@ -108,21 +109,14 @@ def by_name(conn: Connection, organisation_id: int, name: str) -> Project | None
 def for_user(conn: Connection, user_id: int) -> list[Project]:
     """Every project in the organisations the user belongs to."""
     rows = conn.execute(
-        select(project)
-        .join(membership, membership.c.organisation_id == project.c.organisation_id)
-        .where(membership.c.user_id == user_id)
-        .order_by(project.c.name, project.c.id)
+        select(project).where(visible_projects(user_id)).order_by(project.c.name, project.c.id)
     )
     return [_from_row(r) for r in rows]
 
 
 def get_for_user(conn: Connection, user_id: int, project_id: int) -> Project | None:
     """The project if the user may see it, else None (the same answer as 'no such project')."""
-    row = conn.execute(
-        select(project)
-        .join(membership, membership.c.organisation_id == project.c.organisation_id)
-        .where(membership.c.user_id == user_id, project.c.id == project_id)
-    ).first()
+    row = conn.execute(select(project).where(visible_project(user_id, project_id))).first()
     return None if row is None else _from_row(row)
 
 

@@ -72,3 +72,7 @@ def find_login(conn: Connection, secret: str) -> tuple[User, str] | None:
 
 def end_login(conn: Connection, secret: str) -> None:
     conn.execute(delete(login_session).where(login_session.c.token_hash == digest(secret)))
+
+
+def end_all_logins(conn: Connection, user_id: int) -> None:
+    conn.execute(delete(login_session).where(login_session.c.user_id == user_id))

@@ -40,10 +40,10 @@ def find_organisation(conn: Connection, name: str) -> int | None:
     return None if row is None else int(row.id)
 
 
-def create_user(
-    conn: Connection, email: str, name: str, password: str, org_name: str | None = None
-) -> tuple[User, int]:
-    """Create a user and their membership; a new organisation unless org_name exists."""
+def create_account(
+    conn: Connection, email: str, name: str, password: str, verified: bool = True
+) -> User:
+    """A user with no organisation yet."""
     email = normalise_email(email)
     problem = check_strength(password)
     if problem:
@@ -54,18 +54,28 @@ def create_user(
         conn.execute(
             insert(users).values(
                 email=email,
-                name=name.strip(),
+                name=name.strip()[:200],
                 password_hash=hash_password(password),
+                email_verified_at=utcnow() if verified else None,
             )
         )
     )
+    return User(user_id, email, name.strip()[:200])
+
+
+def create_user(
+    conn: Connection, email: str, name: str, password: str, org_name: str | None = None
+) -> tuple[User, int]:
+    """Create a user and their membership: an organisation of their own (as owner) unless
+    org_name names an existing one (then as member). For operators (CLI, first run)."""
+    user = create_account(conn, email, name, password)
     org_id = find_organisation(conn, org_name) if org_name else None
     role = "member"
     if org_id is None:
-        org_id = create_organisation(conn, org_name or (name.strip() or email))
+        org_id = create_organisation(conn, org_name or (user.name or user.email))
         role = "owner"
-    conn.execute(insert(membership).values(organisation_id=org_id, user_id=user_id, role=role))
-    return User(user_id, email, name.strip()), org_id
+    conn.execute(insert(membership).values(organisation_id=org_id, user_id=user.id, role=role))
+    return user, org_id
 
 
 def find_user(conn: Connection, email: str) -> User | None:
@@ -103,3 +113,33 @@ def organisation_ids(conn: Connection, user_id: int) -> list[int]:
 
 def count_users(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(users)).scalar_one())
+
+
+def set_password(conn: Connection, user_id: int, password: str) -> None:
+    problem = check_strength(password)
+    if problem:
+        raise AccountError(problem)
+    conn.execute(
+        update(users).where(users.c.id == user_id).values(password_hash=hash_password(password))
+    )
+
+
+def mark_verified(conn: Connection, user_id: int) -> None:
+    conn.execute(
+        update(users)
+        .where(users.c.id == user_id, users.c.email_verified_at.is_(None))
+        .values(email_verified_at=utcnow())
+    )
+
+
+def is_verified(conn: Connection, user_id: int) -> bool:
+    return (
+        conn.execute(
+            select(users.c.email_verified_at).where(users.c.id == user_id)
+        ).scalar_one_or_none()
+        is not None
+    )
+
+
+def check_password(password: str) -> str | None:
+    return check_strength(password)

@@ -6,10 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
+from sqlalchemy import Connection
 
 from sessionlens import projects
-from sessionlens.accounts import tokens, users
-from sessionlens.console.common import ViewerDep, ctx_of, project_for, render
+from sessionlens.accounts import audit, tokens, users
+from sessionlens.console.common import ViewerDep, address_of, ctx_of, project_for, render
 from sessionlens.recordings import queries
 from sessionlens.web import auth
 from sessionlens.web.auth import Viewer
@@ -35,7 +36,14 @@ def home() -> Response:
 @router.get("/login")
 def login_form(request: Request, next: str | None = None) -> Response:
     token = auth.prelogin_csrf(request)
-    response = render(request, "login.html", csrf=token, next=_safe_next(next), error=None)
+    response = render(
+        request,
+        "login.html",
+        csrf=token,
+        next=_safe_next(next),
+        error=None,
+        signup=_ctx(request).settings.signup,
+    )
     auth.set_prelogin_cookie(request, response, token)
     return response
 
@@ -53,6 +61,7 @@ def login(
         raise HTTPException(403, "the form has expired; reload the page and try again")
     with _ctx(request).engine.begin() as conn:
         user = users.authenticate(conn, email, password)
+        record_login(conn, request, email, user)
         if user is None:
             response = render(
                 request,
@@ -71,7 +80,7 @@ def login(
         secret, _ = tokens.start_login(conn, user.id)
     response = RedirectResponse(_safe_next(next), status_code=303)
     auth.set_login_cookie(request, response, secret)
-    response.delete_cookie(auth.PRELOGIN_CSRF_COOKIE, path="/login")
+    response.delete_cookie(auth.PRELOGIN_CSRF_COOKIE, path="/")
     return response
 
 
@@ -134,8 +143,19 @@ def _session_or_404(request: Request, viewer: Viewer, session_id: str) -> dict[s
 @router.get("/sessions/{session_id}")
 def session_page(request: Request, viewer: ViewerDep, session_id: str) -> Response:
     found = _session_or_404(request, viewer, session_id)
-    with _ctx(request).engine.connect() as conn:
+    with _ctx(request).engine.begin() as conn:
         pages = queries.pageviews(conn, session_id)
+        current = projects.by_id(conn, found["project_id"])
+        audit.record(
+            conn,
+            organisation_id=current.organisation_id if current else None,
+            user_id=viewer.user.id,
+            actor=viewer.user.email,
+            action="recording.view",
+            object_type="session",
+            object_id=session_id,
+            address=address_of(request),
+        )
     return render(request, "session.html", viewer=viewer, s=found, pages=pages)
 
 
@@ -192,3 +212,18 @@ def session_block(
         media_type="application/json",
         headers={"Cache-Control": "private, max-age=86400, immutable"},
     )
+
+
+def record_login(conn: Connection, request: Request, email: str, user: users.User | None) -> None:
+    """Audit a login attempt in each organisation of the account it named."""
+    known = user or users.find_user(conn, email)
+    org_ids: list[int | None] = list(users.organisation_ids(conn, known.id)) if known else []
+    for org_id in org_ids or [None]:
+        audit.record(
+            conn,
+            organisation_id=org_id,
+            user_id=known.id if known else None,
+            actor=email.strip()[:320],
+            action="login.success" if user else "login.failure",
+            address=address_of(request),
+        )

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from sessionlens.accounts.access import visible_projects
 from sessionlens.processing.blocks import read_block_raw
 from sessionlens.storage.blobs import BlobStore
 from sessionlens.storage.tables import (
-    membership,
     pageview,
     project,
     recording_block,
@@ -95,8 +95,7 @@ def get_session(conn: Connection, user_id: int, session_id: str) -> dict[str, An
             select(*_columns(), project.c.name.label("project_name"))
             .join(visitor, visitor.c.id == session.c.visitor_id)
             .join(project, project.c.id == session.c.project_id)
-            .join(membership, membership.c.organisation_id == project.c.organisation_id)
-            .where(session.c.id == session_id, membership.c.user_id == user_id)
+            .where(session.c.id == session_id, visible_projects(user_id))
         )
         .mappings()
         .first()

@@ -85,6 +85,7 @@ users = Table(
     Column("is_active", Boolean, nullable=False, default=True),
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     Column("last_login_at", UTCDateTime),
+    Column("email_verified_at", UTCDateTime),
 )
 
 membership = Table(
@@ -267,4 +268,29 @@ audit_log = Table(
     Column("detail", Text, nullable=False, default="{}"),
     Column("address", String(64), nullable=False, default=""),
     Column("at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+# A member with rows here sees only these projects; owners and admins always see all.
+membership_project = Table(
+    "membership_project",
+    metadata,
+    Column("membership_id", ForeignKey("membership.id", ondelete="CASCADE"), primary_key=True),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), primary_key=True),
+)
+
+# Emailed one-time links: email verification, password reset and invitations.
+one_time_token = Table(
+    "one_time_token",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("purpose", String(20), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE")),
+    Column("organisation_id", ForeignKey("organisation.id", ondelete="CASCADE")),
+    Column("role", String(20)),
+    Column("invited_by", ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime),
 )

@@ -90,14 +90,14 @@ def prelogin_valid(request: Request, token: str) -> bool:
     return hmac.compare_digest(_sign(request, nonce), token)
 
 
-def set_prelogin_cookie(request: Request, response: Response, token: str) -> None:
+def set_prelogin_cookie(request: Request, response: Response, token: str, path: str = "/") -> None:
     response.set_cookie(
         PRELOGIN_CSRF_COOKIE,
         token,
         httponly=True,
         samesite="strict",
         secure=cookie_secure(request),
-        path="/login",
+        path=path,
     )
 
 

@@ -1,0 +1,206 @@
+"""Console: an organisation's members, invitations, audit log, and deleting it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, HTTPException, Request, Response
+from fastapi.responses import RedirectResponse
+from sqlalchemy import select
+
+from sessionlens import projects
+from sessionlens.accounts import audit, mail, members, onetime
+from sessionlens.accounts.users import ROLES, AccountError, normalise_email
+from sessionlens.console.common import ViewerDep, address_of, ctx_of, render
+from sessionlens.recordings.subjects import erase_sessions
+from sessionlens.storage.tables import project, session
+from sessionlens.web import auth
+
+router = APIRouter(include_in_schema=False)
+
+
+def _role(request: Request, viewer: auth.Viewer, org_id: int) -> str:
+    with ctx_of(request).engine.connect() as conn:
+        role = projects.role_in(conn, viewer.user.id, org_id)
+    if role is None:
+        raise HTTPException(404, "No such organisation.")
+    return role
+
+
+def _manager(request: Request, viewer: auth.Viewer, org_id: int) -> str:
+    role = _role(request, viewer, org_id)
+    if role not in ("owner", "admin"):
+        raise HTTPException(403, "Only owners and admins of the organisation may do this.")
+    return role
+
+
+def _audit(
+    request: Request,
+    viewer: auth.Viewer,
+    org_id: int,
+    action: str,
+    object_id: str,
+    detail: dict[str, object],
+) -> None:
+    with ctx_of(request).engine.begin() as conn:
+        audit.record(
+            conn,
+            organisation_id=org_id,
+            user_id=viewer.user.id,
+            actor=viewer.user.email,
+            action=action,
+            object_type="user",
+            object_id=object_id,
+            detail=detail,
+            address=address_of(request),
+        )
+
+
+@router.get("/organisations")
+def organisation_list(request: Request, viewer: ViewerDep) -> Response:
+    with ctx_of(request).engine.connect() as conn:
+        mine = members.organisations_of(conn, viewer.user.id)
+    return render(request, "organisations.html", viewer=viewer, organisations=mine)
+
+
+@router.get("/organisations/{org_id}")
+def organisation_page(
+    request: Request, viewer: ViewerDep, org_id: int, error: str | None = None
+) -> Response:
+    role = _manager(request, viewer, org_id)
+    with ctx_of(request).engine.connect() as conn:
+        people = members.members(conn, org_id)
+        invites = onetime.pending_invites(conn, org_id)
+        owned = conn.execute(
+            select(project.c.id, project.c.name)
+            .where(project.c.organisation_id == org_id)
+            .order_by(project.c.name)
+        ).all()
+        name = members.organisation_name(conn, org_id)
+    return render(
+        request,
+        "organisation.html",
+        viewer=viewer,
+        org_id=org_id,
+        org_name=name,
+        role=role,
+        people=people,
+        invites=invites,
+        projects=owned,
+        roles=ROLES,
+        error=error,
+    )
+
+
+def _back(org_id: int, error: str | None = None) -> Response:
+    suffix = f"?error={quote(error)}" if error else ""
+    return RedirectResponse(f"/organisations/{org_id}{suffix}", status_code=303)
+
+
+@router.post("/organisations/{org_id}/invites")
+def invite(
+    request: Request,
+    viewer: ViewerDep,
+    org_id: int,
+    email: Annotated[str, Form(max_length=320)] = "",
+    role: Annotated[str, Form()] = "member",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    auth.check_csrf(csrf_token, viewer.csrf)
+    actor_role = _manager(request, viewer, org_id)
+    if role not in ROLES or (role == "owner" and actor_role != "owner"):
+        return _back(org_id, "You cannot invite with that role.")
+    try:
+        address = normalise_email(email)
+    except AccountError as exc:
+        return _back(org_id, str(exc))
+    ctx = ctx_of(request)
+    with ctx.engine.begin() as conn:
+        token = onetime.issue(
+            conn, "invite", address, organisation_id=org_id, role=role, invited_by=viewer.user.id
+        )
+        name = members.organisation_name(conn, org_id)
+    mail.send(
+        ctx.settings,
+        address,
+        f"You are invited to {name} on sessionlens",
+        f"{viewer.user.email} invites you to join {name} on sessionlens as {role}.\n\n"
+        f"Accept within 7 days: {ctx.settings.base_url}/invites/{token}\n",
+    )
+    _audit(request, viewer, org_id, "member.invite", "", {"role": role})
+    return _back(org_id)
+
+
+@router.post("/organisations/{org_id}/members/{user_id}")
+async def change_member(request: Request, viewer: ViewerDep, org_id: int, user_id: int) -> Response:
+    form = await request.form()
+    auth.check_csrf(str(form.get("csrf_token", "")), viewer.csrf)
+    actor_role = _manager(request, viewer, org_id)
+    action = str(form.get("action", "update"))
+    try:
+        with ctx_of(request).engine.begin() as conn:
+            if action == "remove":
+                members.remove(conn, org_id, actor_role, user_id)
+            else:
+                picked = [int(str(v)) for v in form.getlist("projects") if str(v).isdigit()]
+                members.change(conn, org_id, actor_role, user_id, str(form.get("role", "")), picked)
+    except AccountError as exc:
+        return _back(org_id, str(exc))
+    detail: dict[str, object] = {"action": action}
+    if action != "remove":
+        detail |= {
+            "role": str(form.get("role", "")),
+            "projects": [str(v) for v in form.getlist("projects")],
+        }
+    _audit(
+        request,
+        viewer,
+        org_id,
+        f"member.{'remove' if action == 'remove' else 'update'}",
+        str(user_id),
+        detail,
+    )
+    return _back(org_id)
+
+
+@router.get("/organisations/{org_id}/audit")
+def audit_page(request: Request, viewer: ViewerDep, org_id: int) -> Response:
+    _manager(request, viewer, org_id)
+    with ctx_of(request).engine.connect() as conn:
+        entries = audit.entries(conn, org_id, limit=500)
+        name = members.organisation_name(conn, org_id)
+    return render(
+        request, "audit.html", viewer=viewer, org_id=org_id, org_name=name, entries=entries
+    )
+
+
+@router.post("/organisations/{org_id}/delete")
+def delete_organisation(
+    request: Request,
+    viewer: ViewerDep,
+    org_id: int,
+    csrf_token: Annotated[str, Form()] = "",
+    confirm: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    auth.check_csrf(csrf_token, viewer.csrf)
+    if _role(request, viewer, org_id) != "owner":
+        raise HTTPException(403, "Only an owner can delete the organisation.")
+    ctx = ctx_of(request)
+    with ctx.engine.begin() as conn:
+        name = members.organisation_name(conn, org_id)
+        if confirm.strip() != name:
+            return _back(org_id, "Type the organisation's name to confirm the deletion.")
+        for project_id in (
+            conn.execute(select(project.c.id).where(project.c.organisation_id == org_id))
+            .scalars()
+            .all()
+        ):
+            ids = list(
+                conn.execute(
+                    select(session.c.id).where(session.c.project_id == project_id)
+                ).scalars()
+            )
+            erase_sessions(conn, ctx.blobs, project_id, ids)
+        members.delete_organisation(conn, org_id)
+    return RedirectResponse("/organisations", status_code=303)
