@@ -102,7 +102,7 @@ def make_account(ctx: Context, name: str, project_name: str, origin: str) -> Acc
     with ctx.engine.begin() as conn:
         user, org_id = users.create_user(conn, f"{name}@example.com", name.title(), PASSWORD)
         project = projects.create_project(conn, org_id, project_name, [origin])
-        token = tokens.create_api_token(conn, user.id, "test")
+        token = tokens.create_api_token(conn, user.id, "test", scope="write")
     return Account(user.email, user.id, org_id, project, token)
 
 

@@ -15,6 +15,7 @@ from sessionlens.accounts import tokens, users
 from sessionlens.ingest import log
 from sessionlens.processing.blocks import read_block_raw
 from sessionlens.storage.blobs import open_blob_store
+from sessionlens.storage.crypto import EncryptedBlobStore, Keyring
 from sessionlens.storage.engine import make_engine
 from sessionlens.storage.tables import ingest_log, metadata
 from tests.browser import chromium
@@ -77,8 +78,9 @@ def visit_the_shop(server: Server) -> None:
         page.close()  # pagehide: the last batch goes out as a beacon
 
 
-def everything_stored(engine: Engine, blob_url: str) -> bytes:
-    """Every row of every table, the ingest log inflated, and every block decompressed."""
+def everything_stored(engine: Engine, data_dir: Path) -> bytes:
+    """Every row of every table, the ingest log inflated, and every block decrypted and
+    decompressed."""
     parts: list[bytes] = []
     with engine.connect() as conn:
         for table in metadata.sorted_tables:
@@ -87,7 +89,8 @@ def everything_stored(engine: Engine, blob_url: str) -> bytes:
         for row in conn.execute(select(ingest_log.c.payload)):
             _envelope, body = log.decode(row.payload)
             parts.append(orjson.dumps(body))
-    store = open_blob_store(blob_url)
+    keyring = Keyring((data_dir / "secret_key").read_text().strip())
+    store = EncryptedBlobStore(open_blob_store((data_dir / "blobs").as_uri()), keyring)
     for key in store.list():
         parts.append(read_block_raw(store.get(key)))
     return b"\n".join(parts)
@@ -117,7 +120,7 @@ def test_demo_visit_is_recorded_private_and_replayable(tmp_path: Path, database_
             stamps = [e["timestamp"] for e in events]
             assert stamps == sorted(stamps)
 
-            stored = everything_stored(engine, (data_dir / "blobs").as_uri())
+            stored = everything_stored(engine, data_dir)
             assert b"Ada Lovelace" not in stored  # every input is masked
             for secret in (CARD, CARD_SPACED, "4242 4242", "42424242"):
                 assert secret.encode() not in stored, f"{secret!r} was stored"

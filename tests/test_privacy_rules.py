@@ -64,9 +64,7 @@ def test_admin_saves_rules_and_the_recorder_gets_them(
     assert config["exclude_pages"] == ["/account/*"]
     assert config["consent_required"] is False
     with ctx.engine.connect() as conn:
-        entry = conn.execute(
-            select(audit_log).where(audit_log.c.action == "privacy.update")
-        ).one()
+        entry = conn.execute(select(audit_log).where(audit_log.c.action == "privacy.update")).one()
     assert entry.action == "privacy.update"
     assert "retention_days" in entry.detail
     with ctx.engine.connect() as conn:

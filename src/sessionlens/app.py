@@ -18,6 +18,8 @@ from sessionlens.api.routes import router as api_router
 from sessionlens.api.visitors import router as api_visitors_router
 from sessionlens.console.account_pages import router as account_pages_router
 from sessionlens.console.common import render
+from sessionlens.console.login_pages import router as login_pages_router
+from sessionlens.console.me_pages import router as me_pages_router
 from sessionlens.console.org_pages import router as org_pages_router
 from sessionlens.console.privacy_pages import router as privacy_pages_router
 from sessionlens.console.recorded_pages import router as recorded_pages_router
@@ -28,7 +30,8 @@ from sessionlens.demo.routes import STATIC as DEMO_STATIC
 from sessionlens.demo.routes import router as demo_router
 from sessionlens.ingest.routes import router as ingest_router
 from sessionlens.processing.processor import Processor
-from sessionlens.web.auth import LoginRequired
+from sessionlens.storage.crypto import BlobDecryptionError
+from sessionlens.web.auth import LoginRequired, SecondFactorRequired
 from sessionlens.web.headers import SecurityHeaders
 
 logger = logging.getLogger(__name__)
@@ -59,6 +62,21 @@ def _install_errors(app: FastAPI) -> None:
         if _wants_json(request):
             return JSONResponse({"error": "log in first"}, status_code=401)
         return RedirectResponse(f"/login?next={exc.next_path}", status_code=303)
+
+    @app.exception_handler(SecondFactorRequired)
+    async def second_factor_required(request: Request, exc: SecondFactorRequired) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"error": "set up a second factor first"}, status_code=403)
+        return RedirectResponse("/account?required=1", status_code=303)
+
+    @app.exception_handler(BlobDecryptionError)
+    async def undecryptable(request: Request, exc: BlobDecryptionError) -> Response:
+        logger.error("cannot decrypt a recording block on %s: %s", request.url.path, exc)
+        return _error_response(
+            request,
+            409,
+            "This recording cannot be decrypted with the server's keys; see docs/encryption.md.",
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -109,9 +127,11 @@ def create_app(ctx: Context, run_processor: bool | None = None) -> FastAPI:
     app.state.ctx = ctx
     app.state.processor = processor if run_processor else None
     app.include_router(ingest_router)
+    app.include_router(login_pages_router)
     app.include_router(console_router)
     app.include_router(account_pages_router)
     app.include_router(org_pages_router)
+    app.include_router(me_pages_router)
     app.include_router(privacy_pages_router)
     app.include_router(visitor_pages_router)
     app.include_router(recorded_pages_router)

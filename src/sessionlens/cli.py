@@ -13,6 +13,7 @@ from sessionlens import bootstrap, config, projects
 from sessionlens.accounts import audit, tokens, users
 from sessionlens.context import Context
 from sessionlens.recordings.subjects import SubjectError
+from sessionlens.storage.crypto import BlobDecryptionError
 from sessionlens.storage.engine import migrate
 
 
@@ -111,7 +112,14 @@ def cmd_token_create(args: argparse.Namespace) -> None:
         user = users.find_user(conn, args.email)
         if user is None:
             raise CommandError(f"no user with email {args.email}")
-        token = tokens.create_api_token(conn, user.id, args.name)
+        org_id = None
+        if args.org:
+            org_id = users.find_organisation(conn, args.org)
+            if org_id is None or org_id not in users.organisation_ids(conn, user.id):
+                raise CommandError(f"{args.email} is not a member of an organisation {args.org!r}")
+        token = tokens.create_api_token(
+            conn, user.id, args.name, org_id, "write" if args.write else "read"
+        )
     print(token)
 
 
@@ -214,7 +222,7 @@ def cmd_rotate_keys(args: argparse.Namespace) -> None:
             def step(done: int) -> None:
                 bar.update(done)
 
-            done = rotation.rotate(ctx.engine, ctx.blobs, progress=step)
+            done = rotation.rotate(ctx.engine, ctx.blobs, keys, progress=step)
     finally:
         ctx.close()
     print(
@@ -223,6 +231,8 @@ def cmd_rotate_keys(args: argparse.Namespace) -> None:
     )
     for failure in done.failures[:20]:
         print(f"  {failure}", file=sys.stderr)
+    if len(done.failures) > 20:
+        print(f"  ... and {len(done.failures) - 20} more", file=sys.stderr)
     if done.failed:
         raise CommandError(
             f"{done.failed} blobs could not be decrypted; keep the old secrets until they "
@@ -288,6 +298,10 @@ def parser() -> argparse.ArgumentParser:
     tcreate = with_data_dir(token.add_parser("create", help="create an API token for a user"))
     tcreate.add_argument("email")
     tcreate.add_argument("--name", default="cli", help="a label for the token")
+    tcreate.add_argument("--org", help="the organisation it may read (default: the user's first)")
+    tcreate.add_argument(
+        "--write", action="store_true", help="allow changes (e.g. erasure), not only reads"
+    )
     tcreate.set_defaults(func=cmd_token_create)
 
     sub.add_parser("settings", help="print the table of settings (Markdown)").set_defaults(
@@ -331,7 +345,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except config.SettingsError as exc:
         print(f"sessionlens: bad setting: {exc}", file=sys.stderr)
         return 2
-    except (CommandError, users.AccountError, projects.ProjectError, SubjectError) as exc:
+    except (
+        CommandError,
+        users.AccountError,
+        projects.ProjectError,
+        SubjectError,
+        BlobDecryptionError,
+    ) as exc:
         print(f"sessionlens: {exc}", file=sys.stderr)
         return 1
     return 0

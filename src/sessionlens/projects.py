@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import ColumnElement, Connection, insert, select, true, update
 
 from sessionlens import privacy as privacy_rules
 from sessionlens.accounts.access import visible_project, visible_projects
@@ -106,17 +106,27 @@ def by_name(conn: Connection, organisation_id: int, name: str) -> Project | None
     return None if row is None else _from_row(row)
 
 
-def for_user(conn: Connection, user_id: int) -> list[Project]:
-    """Every project in the organisations the user belongs to."""
+def _in_org(organisation_id: int | None) -> ColumnElement[bool]:
+    return true() if organisation_id is None else project.c.organisation_id == organisation_id
+
+
+def for_user(conn: Connection, user_id: int, organisation_id: int | None = None) -> list[Project]:
+    """Every project the user may see (in one organisation, when named)."""
     rows = conn.execute(
-        select(project).where(visible_projects(user_id)).order_by(project.c.name, project.c.id)
+        select(project)
+        .where(visible_projects(user_id), _in_org(organisation_id))
+        .order_by(project.c.name, project.c.id)
     )
     return [_from_row(r) for r in rows]
 
 
-def get_for_user(conn: Connection, user_id: int, project_id: int) -> Project | None:
+def get_for_user(
+    conn: Connection, user_id: int, project_id: int, organisation_id: int | None = None
+) -> Project | None:
     """The project if the user may see it, else None (the same answer as 'no such project')."""
-    row = conn.execute(select(project).where(visible_project(user_id, project_id))).first()
+    row = conn.execute(
+        select(project).where(visible_project(user_id, project_id), _in_org(organisation_id))
+    ).first()
     return None if row is None else _from_row(row)
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain, islice
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
 from sessionlens import projects
-from sessionlens.accounts.users import User
+from sessionlens.accounts.tokens import ApiCaller
 from sessionlens.api.models import (
     ErrorOut,
     PageviewOut,
@@ -28,7 +29,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "Not found, or not visible to this token"},
 }
 router = APIRouter(responses=ERRORS)
-UserDep = Annotated[User, Depends(api_user)]
+UserDep = Annotated[ApiCaller, Depends(api_user)]
 
 
 def _ctx(request: Request) -> Context:
@@ -39,7 +40,7 @@ def _ctx(request: Request) -> Context:
 @router.get("/projects", response_model=ProjectList, summary="Projects visible to the token")
 def list_projects(request: Request, user: UserDep) -> ProjectList:
     with _ctx(request).engine.connect() as conn:
-        mine = projects.for_user(conn, user.id)
+        mine = projects.for_user(conn, user.id, user.organisation_id)
     return ProjectList(
         projects=[
             ProjectOut(
@@ -66,7 +67,7 @@ def list_sessions(
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> SessionPage:
     with _ctx(request).engine.connect() as conn:
-        if projects.get_for_user(conn, user.id, project_id) is None:
+        if projects.get_for_user(conn, user.id, project_id, user.organisation_id) is None:
             raise HTTPException(404, "no such project")
         rows, has_more = queries.list_sessions(conn, project_id, page, per_page)
     return SessionPage(
@@ -77,9 +78,9 @@ def list_sessions(
     )
 
 
-def _session(request: Request, user: User, session_id: str) -> dict[str, Any]:
+def _session(request: Request, user: ApiCaller, session_id: str) -> dict[str, Any]:
     with _ctx(request).engine.connect() as conn:
-        found = queries.get_session(conn, user.id, session_id)
+        found = queries.get_session(conn, user.id, session_id, user.organisation_id)
     if found is None:
         raise HTTPException(404, "no such session")
     return found
@@ -121,4 +122,7 @@ def session_events(request: Request, user: UserDep, session_id: str) -> Streamin
     with _ctx(request).engine.connect() as conn:
         blocks = queries.blocks(conn, session_id)
     body: Iterator[bytes] = queries.stream_events(_ctx(request).blobs, blocks)
-    return StreamingResponse(body, media_type="application/json")
+    # Read the opening bracket and the first block before the status goes out, so a block
+    # that cannot be read is a clear error, not a cut-off 200.
+    head = list(islice(body, 2))
+    return StreamingResponse(chain(head, body), media_type="application/json")

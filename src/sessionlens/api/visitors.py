@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from sessionlens import projects
 from sessionlens.accounts import audit
-from sessionlens.accounts.users import User
+from sessionlens.accounts.tokens import ApiCaller
 from sessionlens.api.models import ErrorOut
 from sessionlens.context import Context
 from sessionlens.ingest.routes import truncate_address
@@ -27,7 +27,7 @@ router = APIRouter(
         404: {"model": ErrorOut, "description": "Not found, or not visible to this token"},
     }
 )
-UserDep = Annotated[User, Depends(api_user)]
+UserDep = Annotated[ApiCaller, Depends(api_user)]
 
 
 class Subject(BaseModel):
@@ -56,9 +56,9 @@ def _ctx(request: Request) -> Context:
     return ctx
 
 
-def _managed_project(request: Request, user: User, project_id: int) -> Project:
+def _managed_project(request: Request, user: ApiCaller, project_id: int) -> Project:
     with _ctx(request).engine.connect() as conn:
-        found = projects.get_for_user(conn, user.id, project_id)
+        found = projects.get_for_user(conn, user.id, project_id, user.organisation_id)
         role = projects.role_in(conn, user.id, found.organisation_id) if found else None
     if found is None:
         raise HTTPException(404, "no such project")
@@ -68,7 +68,7 @@ def _managed_project(request: Request, user: User, project_id: int) -> Project:
 
 
 def _audit(
-    request: Request, user: User, project: Project, action: str, detail: dict[str, Any]
+    request: Request, user: ApiCaller, project: Project, action: str, detail: dict[str, Any]
 ) -> None:
     with _ctx(request).engine.begin() as conn:
         audit.record(

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
 from sessionlens import projects
-from sessionlens.accounts import audit, mail, members, onetime
+from sessionlens.accounts import audit, mail, members, onetime, twofactor
 from sessionlens.accounts.users import ROLES, AccountError, normalise_email
 from sessionlens.console.common import ViewerDep, address_of, ctx_of, render
 from sessionlens.recordings.subjects import erase_sessions
@@ -160,6 +160,25 @@ async def change_member(request: Request, viewer: ViewerDep, org_id: int, user_i
         f"member.{'remove' if action == 'remove' else 'update'}",
         str(user_id),
         detail,
+    )
+    return _back(org_id)
+
+
+@router.post("/organisations/{org_id}/settings")
+def organisation_settings(
+    request: Request,
+    viewer: ViewerDep,
+    org_id: int,
+    require_2fa: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    auth.check_csrf(csrf_token, viewer.csrf)
+    if _role(request, viewer, org_id) != "owner":
+        raise HTTPException(403, "Only an owner can change this.")
+    with ctx_of(request).engine.begin() as conn:
+        twofactor.set_required(conn, org_id, require_2fa == "1")
+    _audit(
+        request, viewer, org_id, "organisation.settings", "", {"require_2fa": require_2fa == "1"}
     )
     return _back(org_id)
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from sqlalchemy import Connection
 
 from sessionlens import projects
-from sessionlens.accounts import audit, tokens, users
+from sessionlens.accounts import audit
 from sessionlens.console.common import ViewerDep, address_of, ctx_of, project_for, render
 from sessionlens.recordings import queries
-from sessionlens.web import auth
 from sessionlens.web.auth import Viewer
 
 router = APIRouter(include_in_schema=False)
@@ -21,79 +19,9 @@ PER_PAGE = 50
 _ctx = ctx_of
 
 
-def _safe_next(raw: str | None) -> str:
-    """Only same-site paths, so the login form cannot redirect elsewhere."""
-    if raw and raw.startswith("/") and not raw.startswith(("//", "/\\")):
-        return raw
-    return "/projects"
-
-
 @router.get("/")
 def home() -> Response:
     return RedirectResponse("/projects", status_code=303)
-
-
-@router.get("/login")
-def login_form(request: Request, next: str | None = None) -> Response:
-    token = auth.prelogin_csrf(request)
-    response = render(
-        request,
-        "login.html",
-        csrf=token,
-        next=_safe_next(next),
-        error=None,
-        signup=_ctx(request).settings.signup,
-    )
-    auth.set_prelogin_cookie(request, response, token)
-    return response
-
-
-@router.post("/login")
-def login(
-    request: Request,
-    email: Annotated[str, Form()] = "",
-    password: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "",
-    next: Annotated[str, Form()] = "/projects",
-) -> Response:
-    auth.check_csrf(csrf_token, request.cookies.get(auth.PRELOGIN_CSRF_COOKIE, ""))
-    if not auth.prelogin_valid(request, csrf_token):
-        raise HTTPException(403, "the form has expired; reload the page and try again")
-    with _ctx(request).engine.begin() as conn:
-        user = users.authenticate(conn, email, password)
-        record_login(conn, request, email, user)
-        if user is None:
-            response = render(
-                request,
-                "login.html",
-                status=400,
-                csrf=csrf_token,
-                next=_safe_next(next),
-                error="Wrong email or password.",
-                email=email,
-            )
-            return response
-        # A new secret on every login: a cookie planted before login is never reused.
-        old = request.cookies.get(auth.LOGIN_COOKIE)
-        if old:
-            tokens.end_login(conn, old)
-        secret, _ = tokens.start_login(conn, user.id)
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    auth.set_login_cookie(request, response, secret)
-    response.delete_cookie(auth.PRELOGIN_CSRF_COOKIE, path="/")
-    return response
-
-
-@router.post("/logout")
-def logout(
-    request: Request, viewer: ViewerDep, csrf_token: Annotated[str, Form()] = ""
-) -> Response:
-    auth.check_csrf(csrf_token, viewer.csrf)
-    with _ctx(request).engine.begin() as conn:
-        tokens.end_login(conn, request.cookies.get(auth.LOGIN_COOKIE, ""))
-    response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(auth.LOGIN_COOKIE, path="/")
-    return response
 
 
 @router.get("/projects")
@@ -212,18 +140,3 @@ def session_block(
         media_type="application/json",
         headers={"Cache-Control": "private, max-age=86400, immutable"},
     )
-
-
-def record_login(conn: Connection, request: Request, email: str, user: users.User | None) -> None:
-    """Audit a login attempt in each organisation of the account it named."""
-    known = user or users.find_user(conn, email)
-    org_ids: list[int | None] = list(users.organisation_ids(conn, known.id)) if known else []
-    for org_id in org_ids or [None]:
-        audit.record(
-            conn,
-            organisation_id=org_id,
-            user_id=known.id if known else None,
-            actor=email.strip()[:320],
-            action="login.success" if user else "login.failure",
-            address=address_of(request),
-        )

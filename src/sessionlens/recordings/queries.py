@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, true
 
 from sessionlens.accounts.access import visible_projects
 from sessionlens.processing.blocks import read_block_raw
@@ -88,14 +88,17 @@ def list_sessions(
     return [dict(r) for r in rows[:per_page]], len(rows) > per_page
 
 
-def get_session(conn: Connection, user_id: int, session_id: str) -> dict[str, Any] | None:
-    """The session if the user belongs to its project's organisation, else None."""
+def get_session(
+    conn: Connection, user_id: int, session_id: str, organisation_id: int | None = None
+) -> dict[str, Any] | None:
+    """The session if the user may see its project (in one organisation, when named)."""
+    in_org = true() if organisation_id is None else project.c.organisation_id == organisation_id
     row = (
         conn.execute(
             select(*_columns(), project.c.name.label("project_name"))
             .join(visitor, visitor.c.id == session.c.visitor_id)
             .join(project, project.c.id == session.c.project_id)
-            .where(session.c.id == session_id, visible_projects(user_id))
+            .where(session.c.id == session_id, visible_projects(user_id), in_org)
         )
         .mappings()
         .first()

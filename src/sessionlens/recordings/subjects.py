@@ -116,7 +116,10 @@ def erase_sessions(
         visitor_rows.add(row.visitor_id)
         keys = (
             conn.execute(
-                select(recording_block.c.blob_key).where(recording_block.c.session_id == session_id)
+                # Locked, so a concurrent rotate-keys cannot write a blob back after it is gone.
+                select(recording_block.c.blob_key)
+                .where(recording_block.c.session_id == session_id)
+                .with_for_update()
             )
             .scalars()
             .all()

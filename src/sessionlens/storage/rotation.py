@@ -68,11 +68,15 @@ def _rewrite(engine: Engine, store: EncryptedBlobStore, key: str, done: Rotated)
 
 
 def rotate(
-    engine: Engine, store: EncryptedBlobStore, progress: Callable[[int], None] | None = None
+    engine: Engine,
+    store: EncryptedBlobStore,
+    keys: list[str] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Rotated:
-    """Re-encrypt every blob not under the current secret; count what was found."""
+    """Re-encrypt every blob (or these) not under the current secret; count what was found.
+    Blobs written after the listing are under the current secret already."""
     done = Rotated()
-    for key in store.list():
+    for key in store.list() if keys is None else keys:
         try:
             stored = store.inner.get(key)
             sealed = store.keyring.sealed(stored)

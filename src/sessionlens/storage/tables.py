@@ -72,6 +72,7 @@ organisation = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(200), nullable=False),
+    Column("require_2fa", Boolean, nullable=False, default=False, server_default="0"),
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
 )
 
@@ -86,6 +87,11 @@ users = Table(
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     Column("last_login_at", UTCDateTime),
     Column("email_verified_at", UTCDateTime),
+    # TOTP second factor: the secret encrypted with a key derived from the server secret,
+    # and the last time step used, so a code cannot be replayed.
+    Column("totp_secret", Text),
+    Column("totp_enabled_at", UTCDateTime),
+    Column("totp_last_step", BigInteger),
 )
 
 membership = Table(
@@ -237,6 +243,8 @@ api_token = Table(
     Column("id", Integer, primary_key=True),
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("name", String(200), nullable=False, default=""),
+    Column("organisation_id", ForeignKey("organisation.id", ondelete="CASCADE")),
+    Column("scope", String(10), nullable=False, default="read", server_default="read"),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     Column("last_used_at", UTCDateTime),
@@ -292,5 +300,15 @@ one_time_token = Table(
     Column("invited_by", ForeignKey("users.id", ondelete="SET NULL")),
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime),
+)
+
+
+recovery_code = Table(
+    "recovery_code",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("code_hash", String(64), nullable=False),
     Column("used_at", UTCDateTime),
 )

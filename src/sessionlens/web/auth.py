@@ -8,7 +8,7 @@ import secrets
 
 from fastapi import HTTPException, Request, Response
 
-from sessionlens.accounts import tokens
+from sessionlens.accounts import tokens, twofactor
 from sessionlens.accounts.users import User
 from sessionlens.context import Context
 
@@ -21,6 +21,14 @@ class LoginRequired(Exception):
 
     def __init__(self, next_path: str) -> None:
         self.next_path = next_path
+
+
+class SecondFactorRequired(Exception):
+    """The user's organisation requires a second factor they have not set up yet."""
+
+
+# Where a user without the required second factor may still go: to set it up, or leave.
+SECOND_FACTOR_SETUP_PATHS = ("/account", "/logout")
 
 
 class Viewer:
@@ -47,7 +55,15 @@ def viewer(request: Request) -> Viewer:
         with _ctx(request).engine.connect() as conn:
             found = tokens.find_login(conn, secret)
         if found is not None:
-            return Viewer(*found)
+            viewer_ = Viewer(*found)
+            if not request.url.path.startswith(SECOND_FACTOR_SETUP_PATHS):
+                with _ctx(request).engine.connect() as conn:
+                    missing = twofactor.required_for(conn, viewer_.user.id) and not (
+                        twofactor.enabled(conn, viewer_.user.id)
+                    )
+                if missing:
+                    raise SecondFactorRequired()
+            return viewer_
     raise LoginRequired(request.url.path)
 
 
@@ -101,8 +117,9 @@ def set_prelogin_cookie(request: Request, response: Response, token: str, path: 
     )
 
 
-def api_user(request: Request) -> User:
-    """The API caller from `Authorization: Bearer <token>`, or 401."""
+def api_user(request: Request) -> tokens.ApiCaller:
+    """The API caller from `Authorization: Bearer <token>`, or 401. Write methods need a
+    read-write token."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -117,4 +134,6 @@ def api_user(request: Request) -> User:
         raise HTTPException(
             401, "the API token is not valid", headers={"WWW-Authenticate": "Bearer"}
         )
+    if request.method not in ("GET", "HEAD", "OPTIONS") and user.scope != "write":
+        raise HTTPException(403, "this API token is read-only")
     return user
