@@ -177,7 +177,7 @@ def test_gzip_bomb_is_413_without_inflating_it_all(
     assert log_rows(ctx) == 0
 
 
-@pytest.mark.parametrize("body", [b"\x1f\x8bnot really gzip", gzip.compress(b"{}")[:-6]])
+@pytest.mark.parametrize("body", [b"\x1f\x8bnot really gzip", gzip.compress(b"{}", mtime=0)[:-6]])
 def test_broken_gzip_is_400(client: TestClient, alice: Account, body: bytes) -> None:
     response = send(client, alice, body, **{"Content-Encoding": "gzip"})
     assert response.status_code == 400
@@ -246,3 +246,49 @@ def test_denylisted_url_parameters_never_reach_the_log(
     assert b"ada" not in text
     assert stored["meta"]["url"] == "https://shop.example/reset?q=lamp"
     assert stored["events"][0]["data"]["href"] == "https://shop.example/reset?q=lamp"
+
+
+def test_ingest_over_the_address_limit_is_429_with_retry_after(
+    ctx: Context, alice: Account
+) -> None:
+    import dataclasses
+
+    from sessionlens.app import create_app
+
+    limited = dataclasses.replace(
+        ctx, settings=dataclasses.replace(ctx.settings, ingest_rate_per_address=3)
+    )
+    with TestClient(
+        create_app(limited, run_processor=False), client=("203.0.113.9", 1000)
+    ) as client:
+        answers = [send(client, alice, batch(seq)).status_code for seq in range(4)]
+        assert answers == [202, 202, 202, 429]
+        refused = send(client, alice, batch(9))
+        assert int(refused.headers["retry-after"]) >= 1
+        assert refused.headers["access-control-allow-origin"] == "https://shop.example"
+    assert log_rows(ctx) == 3  # nothing of the refused batches was stored
+
+
+def test_ingest_over_the_project_limit_is_429(ctx: Context, alice: Account) -> None:
+    import dataclasses
+
+    from sessionlens.app import create_app
+
+    limited = dataclasses.replace(
+        ctx, settings=dataclasses.replace(ctx.settings, ingest_rate_per_project=2)
+    )
+    with TestClient(create_app(limited, run_processor=False)) as client:
+        assert [send(client, alice, batch(seq)).status_code for seq in range(3)] == [202, 202, 429]
+
+
+def test_token_bucket_refills_over_time() -> None:
+    from sessionlens.ingest.ratelimit import Buckets
+
+    buckets = Buckets(per_minute=60)
+    clock = [1000.0]
+    buckets._now = lambda: clock[0]
+    assert all(buckets.take("a") == 0 for _ in range(60))
+    assert buckets.take("a") > 0
+    clock[0] += 1.0  # one second brings one token at 60 a minute
+    assert buckets.take("a") == 0
+    assert buckets.take("b") == 0  # keys are independent

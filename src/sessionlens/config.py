@@ -190,6 +190,18 @@ SETTINGS: tuple[Setting, ...] = (
         "sessionlens <no-reply@localhost>",
     ),
     Setting(
+        "INGEST_RATE_PER_ADDRESS",
+        _parse_int,
+        "Batches a minute accepted from one address (per server process); 0 for no limit.",
+        "600",
+    ),
+    Setting(
+        "INGEST_RATE_PER_PROJECT",
+        _parse_int,
+        "Batches a minute accepted for one project (per server process); 0 for no limit.",
+        "60000",
+    ),
+    Setting(
         "GEOIP_DATABASE",
         _parse_file,
         "Path of a MaxMind-format country database (.mmdb) for the country of each session. "
@@ -220,6 +232,8 @@ class Settings:
     processor_interval_ms: int
     sqlite_synchronous: str
     geoip_database: str | None
+    ingest_rate_per_address: int
+    ingest_rate_per_project: int
     signup: bool
     smtp_url: str | None
     mail_from: str

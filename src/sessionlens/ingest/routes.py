@@ -19,6 +19,7 @@ from sessionlens.ingest.body import (
     read_capped,
 )
 from sessionlens.ingest.geo import lookup_for
+from sessionlens.ingest.ratelimit import IngestLimits
 from sessionlens.ingest.schema import BatchError, encode_batch, parse_batch
 from sessionlens.ingest.urls import strip_batch_urls
 from sessionlens.projects import Project
@@ -35,6 +36,15 @@ def truncate_address(address: str) -> str:
         return ""
     prefix = 24 if ip.version == 4 else 48
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
+
+
+def _limits(request: Request) -> IngestLimits:
+    limits: IngestLimits | None = getattr(request.app.state, "ingest_limits", None)
+    if limits is None:
+        settings = request.app.state.ctx.settings
+        limits = IngestLimits(settings.ingest_rate_per_project, settings.ingest_rate_per_address)
+        request.app.state.ingest_limits = limits
+    return limits
 
 
 def _cors(origin: str | None) -> dict[str, str]:
@@ -101,6 +111,12 @@ async def receive_batch(project_key: str, request: Request) -> Response:
             "origin not allowed for this project" if origin else "an Origin header is required",
             origin,
         )
+    full_address = request.client.host if request.client else ""
+    wait = _limits(request).check(project.id, full_address)
+    if wait:
+        response = _error(429, "too many batches; retry later", origin)
+        response.headers["Retry-After"] = str(wait)
+        return response
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_COMPRESSED:
         return _error(413, "the body is over 10 MB", origin)
@@ -116,7 +132,6 @@ async def receive_batch(project_key: str, request: Request) -> Response:
         return _error(413, str(exc), origin)
     except (BodyUnreadable, BatchError) as exc:
         return _error(400, str(exc), origin)
-    full_address = request.client.host if request.client else ""
     envelope = log.Envelope(
         user_agent=request.headers.get("user-agent", "")[:1000],
         # The country is read from the full address, which is then dropped: only the
