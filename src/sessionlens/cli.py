@@ -26,6 +26,8 @@ def _settings(args: argparse.Namespace) -> config.Settings:
         "host": getattr(args, "host", None),
         "port": getattr(args, "port", None),
         "data_dir": getattr(args, "data_dir", None),
+        "tls_cert": getattr(args, "tls_cert", None),
+        "tls_key": getattr(args, "tls_key", None),
     }
     return config.load(**overrides)
 
@@ -37,9 +39,8 @@ def _open(args: argparse.Namespace) -> Context:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    import uvicorn
-
     from sessionlens.app import create_app
+    from sessionlens.web.serving import serve_app
 
     ctx = _open(args)
     first = bootstrap.ensure(ctx.engine, ctx.settings)
@@ -55,14 +56,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if ctx.settings.demo:
         print(f"  Demo shop: {base}/demo/\n", flush=True)
     app = create_app(ctx, run_processor=False if args.no_worker else None)
-    uvicorn.run(
-        app,
-        host=ctx.settings.host,
-        port=ctx.settings.port,
-        log_level="info",
-        proxy_headers=False,
-        server_header=False,
-    )
+    serve_app(app, ctx.settings)
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
@@ -255,6 +249,8 @@ def parser() -> argparse.ArgumentParser:
     serve = with_data_dir(sub.add_parser("serve", help="run the server (ingest, console, API)"))
     serve.add_argument("--host", help="listen address (SESSIONLENS_HOST)")
     serve.add_argument("--port", type=int, help="listen port (SESSIONLENS_PORT)")
+    serve.add_argument("--tls-cert", help="PEM certificate to serve HTTPS (SESSIONLENS_TLS_CERT)")
+    serve.add_argument("--tls-key", help="PEM key of the certificate (SESSIONLENS_TLS_KEY)")
     serve.add_argument(
         "--no-worker", action="store_true", help="do not process the ingest log in this process"
     )

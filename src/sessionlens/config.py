@@ -190,6 +190,24 @@ SETTINGS: tuple[Setting, ...] = (
         "sessionlens <no-reply@localhost>",
     ),
     Setting(
+        "TLS_CERT",
+        _parse_file,
+        "PEM certificate (chain) to serve HTTPS directly. "
+        "Default: plain HTTP (e.g. behind a TLS-terminating proxy).",
+    ),
+    Setting("TLS_KEY", _parse_file, "PEM private key of TLS_CERT.", secret=True),
+    Setting(
+        "HTTP_REDIRECT_PORT",
+        _parse_port,
+        "With TLS on, also listen on this port and redirect plain HTTP to HTTPS. Default: off.",
+    ),
+    Setting(
+        "TRUSTED_PROXIES",
+        _parse_str,
+        "Comma-separated addresses of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed. Default: none (the headers are ignored).",
+    ),
+    Setting(
         "INGEST_RATE_PER_ADDRESS",
         _parse_int,
         "Batches a minute accepted from one address (per server process); 0 for no limit.",
@@ -232,6 +250,10 @@ class Settings:
     processor_interval_ms: int
     sqlite_synchronous: str
     geoip_database: str | None
+    tls_cert: str | None
+    tls_key: str | None
+    http_redirect_port: int | None
+    trusted_proxies: str | None
     ingest_rate_per_address: int
     ingest_rate_per_project: int
     signup: bool
@@ -297,8 +319,11 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         values["database_url"] = f"sqlite:///{data_dir / 'sessionlens.db'}"
     if values["blob_url"] is None:
         values["blob_url"] = (data_dir / "blobs").as_uri()
+    if (values["tls_cert"] is None) != (values["tls_key"] is None):
+        raise SettingsError(f"{PREFIX}TLS_CERT and {PREFIX}TLS_KEY go together: set both")
     if values["base_url"] is None:
-        values["base_url"] = f"http://{values['host']}:{values['port']}"
+        scheme = "https" if values["tls_cert"] else "http"
+        values["base_url"] = f"{scheme}://{values['host']}:{values['port']}"
     if values["secret_key"] is None:
         values["secret_key"] = _secret_from_data_dir(data_dir)
     if values["old_secret_keys"] is None:
