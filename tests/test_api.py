@@ -148,6 +148,7 @@ def test_openapi_document_lists_the_routes(client: TestClient) -> None:
         "/api/v1/sessions/{session_id}/events",
         "/api/v1/projects/{project_id}/visitors/export",
         "/api/v1/projects/{project_id}/visitors/erase",
+        "/api/v1/organisations/{org_id}/audit",
     }
 
 
@@ -159,3 +160,22 @@ def test_revoked_token_is_refused(client: TestClient, ctx: Context, alice: Accou
     with ctx.engine.begin() as conn:
         conn.execute(update(api_token).values(revoked_at=utcnow()))
     assert client.get("/api/v1/projects", headers=auth(alice)).status_code == 401
+
+
+def test_audit_log_through_the_api(
+    client: TestClient, alice: Account, bob: Account, processor: Processor
+) -> None:
+    recorded(client, alice, processor)
+    listing = client.get(
+        f"/api/v1/projects/{alice.project.id}/sessions", headers=auth(alice)
+    ).json()
+    client.get(f"/api/v1/sessions/{listing['sessions'][0]['id']}/events", headers=auth(alice))
+    entries = client.get(f"/api/v1/organisations/{alice.org_id}/audit", headers=auth(alice)).json()[
+        "entries"
+    ]
+    assert entries[0]["action"] == "recording.view"
+    assert entries[0]["actor"] == alice.email
+    assert (
+        client.get(f"/api/v1/organisations/{alice.org_id}/audit", headers=auth(bob)).status_code
+        == 404
+    )

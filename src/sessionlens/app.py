@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from sessionlens.api.audit import router as api_audit_router
 from sessionlens.api.routes import router as api_router
 from sessionlens.api.visitors import router as api_visitors_router
 from sessionlens.console.account_pages import router as account_pages_router
@@ -140,6 +141,7 @@ def create_app(ctx: Context, run_processor: bool | None = None) -> FastAPI:
         app.mount("/demo/static", StaticFiles(directory=DEMO_STATIC), name="demo-static")
     app.include_router(api_router, prefix="/api/v1")
     app.include_router(api_visitors_router, prefix="/api/v1")
+    app.include_router(api_audit_router, prefix="/api/v1")
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
 
     @app.get("/sessionlens.js", include_in_schema=False)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
 from sessionlens import projects
+from sessionlens.accounts import audit
 from sessionlens.accounts.tokens import ApiCaller
 from sessionlens.api.models import (
     ErrorOut,
@@ -21,6 +22,7 @@ from sessionlens.api.models import (
     SessionPage,
 )
 from sessionlens.context import Context
+from sessionlens.ingest.routes import truncate_address
 from sessionlens.recordings import queries
 from sessionlens.web.auth import api_user
 
@@ -118,7 +120,19 @@ def get_session(request: Request, user: UserDep, session_id: str) -> SessionDeta
     responses={200: {"content": {"application/json": {}}}},
 )
 def session_events(request: Request, user: UserDep, session_id: str) -> StreamingResponse:
-    _session(request, user, session_id)
+    found = _session(request, user, session_id)
+    with _ctx(request).engine.begin() as conn:
+        audit.record(
+            conn,
+            organisation_id=user.organisation_id,
+            user_id=user.id,
+            actor=user.email,
+            action="recording.view",
+            object_type="session",
+            object_id=session_id,
+            detail={"via": "api", "project": found["project_id"]},
+            address=truncate_address(request.client.host if request.client else ""),
+        )
     with _ctx(request).engine.connect() as conn:
         blocks = queries.blocks(conn, session_id)
     body: Iterator[bytes] = queries.stream_events(_ctx(request).blobs, blocks)

@@ -94,7 +94,35 @@ class _Hit(NamedTuple):
     maybe_number: bool = False  # a plain digit run, which may be a JSON number
 
 
-_Pass = Callable[[Buffer], Iterator[_Hit]]
+class _Scan:
+    """One buffer being scanned by the passes in turn, and what is worth computing once."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self.buf: Buffer = raw  # becomes a bytearray at the first replacement
+        self._flags: bytes | None = None
+
+    @property
+    def flags(self) -> bytes:
+        """_RUN_BYTES of raw. Masks only turn digits into '*', so its stretches still hold
+        every digit run of buf (with stars in them where something was masked)."""
+        if self._flags is None:
+            self._flags = self.raw.translate(_RUN_BYTES)
+        return self._flags
+
+    def stretches(self, min_chars: int) -> Iterator[tuple[int, int]]:
+        """Maximal stretches of digits, spaces and dashes at least min_chars long."""
+        flags = self.flags
+        needle = bytes(min_chars)
+        pos = 0
+        while (start := flags.find(needle, pos)) != -1:
+            pos = flags.find(b"\x01", start)
+            if pos == -1:
+                pos = len(flags)
+            yield start, pos
+
+
+_Pass = Callable[[_Scan], Iterator[_Hit]]
 
 
 @dataclass(frozen=True)
@@ -113,40 +141,33 @@ def luhn_valid(digits: str) -> bool:
     return _luhn(plain.encode())
 
 
-def _luhn(digits: bytes) -> bool:
+def _luhn(digits: Buffer) -> bool:
     # From the right: every other digit as it is, the others doubled with their digits summed.
     plain = sum(digits[-1::-2].translate(_VALUE))
     doubled = sum(digits[-2::-2].translate(_DOUBLED))
     return (plain + doubled) % 10 == 0
 
 
-def _runs(buf: Buffer, min_chars: int) -> Iterator[tuple[int, int, bytes]]:
-    """Maximal digit runs in stretches of at least min_chars run bytes, as (start, end, run)."""
-    flags = buf.translate(_RUN_BYTES)
-    needle = bytes(min_chars)
-    pos = 0
-    while (start := flags.find(needle, pos)) != -1:
-        end = flags.find(b"\x01", start)
-        if end == -1:
-            end = len(flags)
-        stretch = bytes(buf[start:end])
-        if stretch.isdigit():
-            yield start, end, stretch  # the common case: a number such as a timestamp
-        else:
-            for match in _RUN.finditer(buf, start, end):
-                yield match.start(), match.end(), match.group()
-        pos = end
+def _digit_count(run: Buffer) -> int:
+    return len(run) - len(run.translate(None, b"0123456789"))
 
 
-def _cards(buf: Buffer) -> Iterator[_Hit]:
+def _cards(scan: _Scan) -> Iterator[_Hit]:
     """13-19 digit runs that pass the Luhn check, alone or as whole groups of a longer run."""
-    for start, end, run in _runs(buf, CARD_DIGITS.start):
-        digits = run.translate(None, b" -")
-        plain = len(digits) == len(run)
-        if len(digits) in CARD_DIGITS and _luhn(digits):
-            yield _Hit(start, end, _MASK_DIGITS, maybe_number=plain)
-        elif not plain and CARD_DIGITS.start < len(digits) <= MAX_SPLIT_DIGITS:
-            yield from _cards_within(start, run)
+    buf = scan.buf
+    for start, end in scan.stretches(CARD_DIGITS.start):
+        stretch = buf[start:end]
+        if stretch.isdigit():  # the common case: one number, such as a timestamp
+            if end - start in CARD_DIGITS and _luhn(stretch):
+                yield _Hit(start, end, _MASK_DIGITS, maybe_number=True)
+            continue
+        for run in _RUN.finditer(buf, start, end):
+            digits = _digit_count(run.group())
+            if digits in CARD_DIGITS and _luhn(run.group().translate(None, b" -")):
+                plain = digits == run.end() - run.start()
+                yield _Hit(run.start(), run.end(), _MASK_DIGITS, maybe_number=plain)
+            elif CARD_DIGITS.start < digits <= MAX_SPLIT_DIGITS:
+                yield from _cards_within(run.start(), run.group())
 
 
 def _cards_within(offset: int, run: bytes) -> Iterator[_Hit]:
@@ -176,8 +197,9 @@ def _cards_within(offset: int, run: bytes) -> Iterator[_Hit]:
         first += 1
 
 
-def _emails(buf: Buffer) -> Iterator[_Hit]:
+def _emails(scan: _Scan) -> Iterator[_Hit]:
     """local@domain.tld: the local part and domain masked, the '@' kept."""
+    buf = scan.buf
     at = buf.find(b"@")
     while at != -1:
         local = _EMAIL_LOCAL_REVERSED.match(buf[max(0, at - 65) : at][::-1])
@@ -199,10 +221,6 @@ def _ends_cleanly(buf: Buffer, end: int) -> bool:
     return not (after in _NUMBER_GLUE and end + 1 < len(buf) and buf[end + 1] in _DIGITS)
 
 
-def _digit_count(run: Buffer) -> int:
-    return sum(1 for byte in run if byte in _DIGITS)
-
-
 def _marked_phones(
     buf: Buffer, start: re.Pattern[bytes], phone: re.Pattern[bytes]
 ) -> Iterator[_Hit]:
@@ -220,28 +238,33 @@ def _marked_phones(
             done = end
 
 
-def _international_phones(buf: Buffer) -> Iterator[_Hit]:
+def _international_phones(scan: _Scan) -> Iterator[_Hit]:
     """Phones that start with '+'."""
-    return _marked_phones(buf, _PLUS_DIGIT, _INTERNATIONAL_PHONE)
+    return _marked_phones(scan.buf, _PLUS_DIGIT, _INTERNATIONAL_PHONE)
 
 
-def _area_phones(buf: Buffer) -> Iterator[_Hit]:
+def _area_phones(scan: _Scan) -> Iterator[_Hit]:
     """Phones that start with an area code in parentheses."""
-    return _marked_phones(buf, _PAREN_DIGIT, _AREA_PHONE)
+    return _marked_phones(scan.buf, _PAREN_DIGIT, _AREA_PHONE)
 
 
-def _national_phones(buf: Buffer) -> Iterator[_Hit]:
+def _national_phones(scan: _Scan) -> Iterator[_Hit]:
     """Phones in groups of 2+ digits split by spaces or dashes: "020 7946 0958"."""
-    for start, end, run in _runs(buf, NATIONAL_PHONE_DIGITS.start + 1):
-        groups = run.replace(b"-", b" ").split(b" ")
-        if len(groups) < 2 or min(len(group) for group in groups) < 2:
-            continue
-        if sum(len(group) for group in groups) not in NATIONAL_PHONE_DIGITS:
-            continue
-        if start > 0 and buf[start - 1] in _NOT_BEFORE_NATIONAL_PHONE:
-            continue
-        if _ends_cleanly(buf, end):
-            yield _Hit(start, end, _MASK_DIGITS)
+    buf = scan.buf
+    for stretch_start, stretch_end in scan.stretches(NATIONAL_PHONE_DIGITS.start + 1):
+        if buf[stretch_start:stretch_end].isdigit():
+            continue  # no separator: a bare number is not taken for a phone
+        for run in _RUN.finditer(buf, stretch_start, stretch_end):
+            groups = run.group().replace(b"-", b" ").split(b" ")
+            if len(groups) < 2 or min(len(group) for group in groups) < 2:
+                continue
+            if sum(len(group) for group in groups) not in NATIONAL_PHONE_DIGITS:
+                continue
+            start, end = run.span()
+            if start > 0 and buf[start - 1] in _NOT_BEFORE_NATIONAL_PHONE:
+                continue
+            if _ends_cleanly(buf, end):
+                yield _Hit(start, end, _MASK_DIGITS)
 
 
 PRESETS: dict[str, Preset] = {
@@ -255,18 +278,23 @@ PRESETS: dict[str, Preset] = {
         (_international_phones, _area_phones, _national_phones),
     ),
 }
+_passes_cache: dict[tuple[str, ...], tuple[_Pass, ...]] = {}
 
 
 def _passes(extra: tuple[str, ...]) -> tuple[_Pass, ...]:
+    passes = _passes_cache.get(extra)
+    if passes is not None:
+        return passes
     unknown = [name for name in extra if name not in PRESETS]
     if unknown:
         known = ", ".join(PRESETS)
         raise ValueError(f"unknown privacy pattern {unknown[0]!r}; known: {known}")
-    passes: list[_Pass] = [_cards]
+    chosen: list[_Pass] = [_cards]
     for name, preset in PRESETS.items():  # a fixed order, whatever the order asked
         if name in extra:
-            passes.extend(preset.passes)
-    return tuple(passes)
+            chosen.extend(preset.passes)
+    passes = _passes_cache[extra] = tuple(chosen)
+    return passes
 
 
 class _Quotes:
@@ -278,7 +306,7 @@ class _Quotes:
         self.inside = False
 
     def inside_at(self, pos: int) -> bool:
-        # Callers ask in increasing order, at positions that are not inside an escape.
+        # Asked in increasing order, at positions that are not inside an escape sequence.
         if pos < self.pos:
             self.pos, self.inside = 0, False
         quotes = self.raw.count(b'"', self.pos, pos)
@@ -294,24 +322,25 @@ def _near_escape(buf: Buffer, start: int, end: int) -> bool:
     return buf.find(b"\\", max(0, start - 6), start) != -1 or buf.find(b"\\", end, end + 2) != -1
 
 
-def _apply(
-    raw: bytes, passes: tuple[_Pass, ...], quotes: _Quotes | None
-) -> tuple[bytes, int] | None:
-    """Run the passes over raw; with quotes (raw is JSON), None when it needs the exact path."""
-    buf: Buffer = raw
+def _apply(scan: _Scan, passes: tuple[_Pass, ...], json: bool) -> int | None:
+    """Run the passes over scan.buf; the count of hits masked, or None when raw is JSON
+    (json=True) and a hit is too close to an escape sequence to be judged on raw bytes."""
+    quotes: _Quotes | None = None
     replaced = 0
     for find in passes:
-        for hit in list(find(buf)):
-            if quotes is not None:
-                if _near_escape(buf, hit.start, hit.end):
+        for hit in list(find(scan)):
+            if json:
+                if _near_escape(scan.raw, hit.start, hit.end):
                     return None
-                if hit.maybe_number and not quotes.inside_at(hit.start):
-                    continue  # a JSON number such as a timestamp
-            if isinstance(buf, bytes):
-                buf = bytearray(buf)
-            buf[hit.start : hit.end] = buf[hit.start : hit.end].translate(hit.mask)
+                if hit.maybe_number:
+                    quotes = quotes or _Quotes(scan.raw)
+                    if not quotes.inside_at(hit.start):
+                        continue  # a JSON number, such as a timestamp
+            if isinstance(scan.buf, bytes):
+                scan.buf = bytearray(scan.buf)
+            scan.buf[hit.start : hit.end] = scan.buf[hit.start : hit.end].translate(hit.mask)
             replaced += 1
-    return (raw if buf is raw else bytes(buf)), replaced
+    return replaced
 
 
 def scrub_fast(raw: bytes, extra: tuple[str, ...] = ()) -> Scrubbed | None:
@@ -319,8 +348,11 @@ def scrub_fast(raw: bytes, extra: tuple[str, ...] = ()) -> Scrubbed | None:
     passes = _passes(extra)
     if _ESCAPED_ASCII.search(raw):
         return None
-    done = _apply(raw, passes, _Quotes(raw))
-    return None if done is None else Scrubbed(*done)
+    scan = _Scan(raw)
+    replaced = _apply(scan, passes, json=True)
+    if replaced is None:
+        return None
+    return Scrubbed(raw if scan.buf is raw else bytes(scan.buf), replaced)
 
 
 def scrub_exact(raw: bytes, extra: tuple[str, ...] = ()) -> Scrubbed:
@@ -331,24 +363,27 @@ def scrub_exact(raw: bytes, extra: tuple[str, ...] = ()) -> Scrubbed:
     except orjson.JSONDecodeError:
         return Scrubbed(raw, 0)  # the route's parse reports the 400
     parts = _JSON_STRING.split(raw)  # structure, string, structure, string, ..., structure
-    texts = [
-        orjson.loads(b'"%s"' % part).encode() if b"\\" in part else part for part in parts[1::2]
-    ]
+    texts: list[bytes] = [_decoded(part) if b"\\" in part else part for part in parts[1::2]]
     # Joined with '"', the strings meet the same boundaries as in the JSON text.
-    done = _apply(b'"'.join(texts), passes, None)
-    assert done is not None
-    joined, replaced = done
+    scan = _Scan(b'"'.join(texts))
+    replaced = _apply(scan, passes, json=False) or 0
     if not replaced:
         return Scrubbed(raw, 0)
     pos = 0
     for index, text in enumerate(texts):
-        masked = joined[pos : pos + len(text)]
+        masked = bytes(scan.buf[pos : pos + len(text)])
         pos += len(text) + 1
         if masked != text:
             part = 2 * index + 1
             escaped = b"\\" in parts[part]
             parts[part] = orjson.dumps(masked.decode())[1:-1] if escaped else masked
     return Scrubbed(b'"'.join(parts), replaced)
+
+
+def _decoded(string_body: bytes) -> bytes:
+    """The UTF-8 text of a JSON string's body (escapes resolved)."""
+    text: str = orjson.loads(b'"' + string_body + b'"')
+    return text.encode()
 
 
 def scrub(raw: bytes, extra: tuple[str, ...] = ()) -> Scrubbed:
