@@ -25,7 +25,7 @@ from sessionlens.storage.tables import session as session_table
 from tests.conftest import Account, batch, click, send
 
 T0 = 1_764_000_000_000
-# Appears in the recorded events and nowhere else, so its absence on disk means much.
+# In the recorded events (a page URL), so the blobs would hold it if stored in clear.
 MARKER = "orchid-umbrella-7731"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 NEW_SECRET = "n" * 40
@@ -170,6 +170,25 @@ def test_a_range_is_cut_from_the_decrypted_blob(ctx: Context, session_id: str) -
 def test_a_key_without_a_project_is_refused(ctx: Context) -> None:
     with pytest.raises(ValueError, match="p\\{project\\}"):
         ctx.blobs.put("sessions/x/000000.json.zst", b"data")
+
+
+def test_after_a_secret_change_old_blocks_replay_and_new_ones_use_the_new_secret(
+    client: TestClient, ctx: Context, alice: Account, processor: Processor, session_id: str
+) -> None:
+    old_secret = ctx.settings.secret_key
+    old_keys = set(ctx.blobs.list())
+    # The server restarted with a new secret and the old one in OLD_SECRET_KEYS.
+    ctx.blobs = EncryptedBlobStore(ctx.blobs.inner, Keyring(NEW_SECRET, [old_secret]))
+    send(client, alice, batch(2, session_id="sessionCRYPT0001", events=[click(T0 + 900)]))
+    processor.drain()
+    new_keys = set(ctx.blobs.list()) - old_keys
+    assert new_keys
+    for key in new_keys:
+        assert ctx.blobs.keyring.sealed(ctx.blobs.inner.get(key)) is Sealed.CURRENT
+    for key in old_keys:
+        assert ctx.blobs.keyring.sealed(ctx.blobs.inner.get(key)) is Sealed.OLD
+    stamps = [e["timestamp"] for e in replay(client, alice, session_id)]
+    assert stamps[-1] == T0 + 900
 
 
 def test_rotate_keys_reencrypts_everything_under_the_new_secret(
