@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sessionlens.api.audit import router as api_audit_router
+from sessionlens.api.reports import router as api_reports_router
 from sessionlens.api.routes import router as api_router
 from sessionlens.api.visitors import router as api_visitors_router
 from sessionlens.console.account_pages import router as account_pages_router
@@ -24,6 +25,7 @@ from sessionlens.console.me_pages import router as me_pages_router
 from sessionlens.console.org_pages import router as org_pages_router
 from sessionlens.console.privacy_pages import router as privacy_pages_router
 from sessionlens.console.recorded_pages import router as recorded_pages_router
+from sessionlens.console.report_pages import router as report_pages_router
 from sessionlens.console.routes import router as console_router
 from sessionlens.console.visitor_pages import router as visitor_pages_router
 from sessionlens.context import Context
@@ -136,12 +138,14 @@ def create_app(ctx: Context, run_processor: bool | None = None) -> FastAPI:
     app.include_router(privacy_pages_router)
     app.include_router(visitor_pages_router)
     app.include_router(recorded_pages_router)
+    app.include_router(report_pages_router)
     if ctx.settings.demo:
         app.include_router(demo_router)
         app.mount("/demo/static", StaticFiles(directory=DEMO_STATIC), name="demo-static")
     app.include_router(api_router, prefix="/api/v1")
     app.include_router(api_visitors_router, prefix="/api/v1")
     app.include_router(api_audit_router, prefix="/api/v1")
+    app.include_router(api_reports_router, prefix="/api/v1")
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
 
     @app.get("/sessionlens.js", include_in_schema=False)

@@ -31,6 +31,8 @@ class SessionOut(BaseModel):
     entry_url: str
     exit_url: str
     referrer: str
+    referrer_domain: str
+    source: str
     utm_source: str
     utm_medium: str
     utm_campaign: str

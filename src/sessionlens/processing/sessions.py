@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.engine import Row
 
+from sessionlens.analytics.sources import classify
 from sessionlens.ingest.log import LogEntry
 from sessionlens.processing import events as ev
 from sessionlens.processing.agents import parse_agent
@@ -162,10 +163,13 @@ def _refresh_pages(conn: Connection, row: Row[Any], last_ts: int) -> dict[str, A
         )
     if not pages:
         return {}
+    source, ref_domain = classify(row.referrer, pages[0].url)
     return {
         "pages": len(pages),
         "entry_url": pages[0].url,
         "exit_url": pages[-1].url,
+        "source": source,
+        "referrer_domain": ref_domain[:200],
         **ev.utm(pages[0].url),
     }
 

@@ -32,6 +32,8 @@ SESSION_FIELDS = (
     "entry_url",
     "exit_url",
     "referrer",
+    "referrer_domain",
+    "source",
     "utm_source",
     "utm_medium",
     "utm_campaign",

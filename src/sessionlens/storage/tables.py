@@ -156,6 +156,9 @@ session = Table(
     Column("entry_url", Text, nullable=False, default=""),
     Column("exit_url", Text, nullable=False, default=""),
     Column("referrer", Text, nullable=False, default=""),
+    Column("referrer_domain", String(200), nullable=False, default="", server_default=""),
+    # direct, search, social, campaign or other (analytics/sources.py)
+    Column("source", String(20), nullable=False, default="direct", server_default="direct"),
     Column("utm_source", String(200), nullable=False, default=""),
     Column("utm_medium", String(200), nullable=False, default=""),
     Column("utm_campaign", String(200), nullable=False, default=""),
