@@ -12,6 +12,8 @@ from fastapi.responses import StreamingResponse
 from sessionlens import projects
 from sessionlens.accounts import audit
 from sessionlens.accounts.tokens import ApiCaller
+from sessionlens.analytics import search
+from sessionlens.api.filters import SearchParams
 from sessionlens.api.models import (
     ErrorOut,
     PageviewOut,
@@ -67,11 +69,18 @@ def list_sessions(
     project_id: int,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
+    filters: Annotated[SearchParams, Query()] = SearchParams(),  # noqa: B008
 ) -> SessionPage:
+    try:
+        wanted = search.parse(filters.as_query())
+    except search.FilterError as exc:
+        raise HTTPException(400, str(exc)) from exc
     with _ctx(request).engine.connect() as conn:
         if projects.get_for_user(conn, user.id, project_id, user.organisation_id) is None:
             raise HTTPException(404, "no such project")
-        rows, has_more = queries.list_sessions(conn, project_id, page, per_page)
+        rows, has_more = queries.list_sessions(
+            conn, project_id, page, per_page, wanted.conditions()
+        )
     return SessionPage(
         sessions=[SessionOut.model_validate(r) for r in rows],
         page=page,

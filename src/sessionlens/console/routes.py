@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from sessionlens import projects
 from sessionlens.accounts import audit
+from sessionlens.analytics import search, segments
+from sessionlens.analytics.sources import GROUPS
 from sessionlens.console.common import ViewerDep, address_of, ctx_of, project_for, render
 from sessionlens.recordings import queries
+from sessionlens.web import auth
 from sessionlens.web.auth import Viewer
 
 router = APIRouter(include_in_schema=False)
@@ -45,11 +49,20 @@ def project_sessions(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     found, role = project_for(request, viewer, project_id)
+    error = None
+    try:
+        wanted = search.parse(dict(request.query_params))
+    except search.FilterError as exc:
+        wanted, error = search.SessionFilter(), str(exc)
     with _ctx(request).engine.connect() as conn:
-        rows, has_more = queries.list_sessions(conn, project_id, page, PER_PAGE)
+        rows, has_more = queries.list_sessions(
+            conn, project_id, page, PER_PAGE, wanted.conditions()
+        )
+        saved = segments.for_project(conn, project_id)
     return render(
         request,
         "sessions.html",
+        status=400 if error else 200,
         viewer=viewer,
         project=found,
         role=role,
@@ -57,7 +70,49 @@ def project_sessions(
         sessions=rows,
         page=page,
         has_more=has_more,
+        filters=wanted.values,
+        chips=search.describe(wanted.values),
+        query=wanted.query_string(),
+        segments=saved,
+        error=error,
+        groups=GROUPS,
     )
+
+
+@router.post("/projects/{project_id}/segments")
+def save_segment(
+    request: Request,
+    viewer: ViewerDep,
+    project_id: int,
+    name: Annotated[str, Form(max_length=200)] = "",
+    query: Annotated[str, Form(max_length=4000)] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    auth.check_csrf(csrf_token, viewer.csrf)
+    found, _ = project_for(request, viewer, project_id)
+    try:
+        wanted = search.parse(dict(parse_qsl(query)))
+        with _ctx(request).engine.begin() as conn:
+            segments.save(conn, found.id, name, wanted, viewer.user.id)
+    except (search.FilterError, ValueError) as exc:
+        raise HTTPException(400, str(exc)) from exc
+    return RedirectResponse(f"/projects/{found.id}?{wanted.query_string()}", status_code=303)
+
+
+@router.post("/projects/{project_id}/segments/{segment_id}/delete")
+def delete_segment(
+    request: Request,
+    viewer: ViewerDep,
+    project_id: int,
+    segment_id: int,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    auth.check_csrf(csrf_token, viewer.csrf)
+    found, _ = project_for(request, viewer, project_id)
+    with _ctx(request).engine.begin() as conn:
+        if not segments.remove(conn, found.id, segment_id):
+            raise HTTPException(404, "No such segment.")
+    return RedirectResponse(f"/projects/{found.id}", status_code=303)
 
 
 def _session_or_404(request: Request, viewer: Viewer, session_id: str) -> dict[str, Any]:

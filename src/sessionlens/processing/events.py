@@ -33,6 +33,7 @@ ACTIVE_SOURCES = {
     SOURCE_DRAG,
 }
 ACTIVITY_GAP_MS = 5000
+MAX_TRAITS = 50
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 
 
@@ -55,6 +56,8 @@ class Digest:
     activity: list[int] = field(default_factory=list)
     pages: list[Page] = field(default_factory=list)
     user_id: str | None = None
+    traits: dict[str, str] = field(default_factory=dict)
+    custom: list[tuple[int, str]] = field(default_factory=list)  # (ts, name)
 
 
 def _data(event: dict[str, Any]) -> dict[str, Any]:
@@ -97,6 +100,13 @@ def _custom(out: Digest, ts: int, data: dict[str, Any]) -> None:
         out.pages.append(Page(ts, payload["href"]))
     elif data.get("tag") == "sessionlens.identify" and payload.get("user_id") is not None:
         out.user_id = str(payload["user_id"])[:200]
+        traits = payload.get("traits")
+        if isinstance(traits, dict):
+            for key, value in list(traits.items())[:MAX_TRAITS]:
+                if isinstance(value, str | int | float | bool):
+                    out.traits[str(key)[:100]] = str(value)[:200]
+    elif data.get("tag") == "sessionlens.event" and isinstance(payload.get("name"), str):
+        out.custom.append((ts, payload["name"][:200]))
 
 
 def active_ms(activity: list[int], last_activity_ts: int | None) -> tuple[int, int | None]:

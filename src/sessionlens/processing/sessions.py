@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.engine import Row
 
 from sessionlens.analytics.sources import classify
@@ -25,6 +25,8 @@ from sessionlens.storage.tables import (
     pageview,
     recording_block,
     session,
+    session_event,
+    session_trait,
     utcnow,
     visitor,
 )
@@ -174,6 +176,24 @@ def _refresh_pages(conn: Connection, row: Row[Any], last_ts: int) -> dict[str, A
     }
 
 
+def _add_events_and_traits(
+    conn: Connection, project_id: int, session_id: str, digest: ev.Digest
+) -> None:
+    for ts, name in digest.custom:
+        conn.execute(
+            insert(session_event).values(
+                session_id=session_id, project_id=project_id, name=name, ts=ts
+            )
+        )
+    for key, value in digest.traits.items():
+        conn.execute(
+            delete(session_trait).where(
+                session_trait.c.session_id == session_id, session_trait.c.key == key
+            )
+        )
+        conn.execute(insert(session_trait).values(session_id=session_id, key=key, value=value))
+
+
 def apply(
     conn: Connection, blobs: BlobStore, project_id: int, client_id: str, entries: list[LogEntry]
 ) -> None:
@@ -251,4 +271,5 @@ def apply(
     }
     if digest.user_id:
         values["user_id"] = digest.user_id
+    _add_events_and_traits(conn, project_id, row.id, digest)
     conn.execute(update(session).where(session.c.id == row.id).values(**values))

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select, true
+from sqlalchemy import ColumnElement, Connection, select, true
 
 from sessionlens.accounts.access import visible_projects
 from sessionlens.processing.blocks import read_block_raw
@@ -72,14 +72,18 @@ def _columns() -> list[Any]:
 
 
 def list_sessions(
-    conn: Connection, project_id: int, page: int, per_page: int
+    conn: Connection,
+    project_id: int,
+    page: int,
+    per_page: int,
+    conditions: list[ColumnElement[bool]] | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """A page of a project's sessions, newest first, and whether more follow."""
     rows = (
         conn.execute(
             select(*_columns())
             .join(visitor, visitor.c.id == session.c.visitor_id)
-            .where(session.c.project_id == project_id)
+            .where(session.c.project_id == project_id, *(conditions or []))
             .order_by(session.c.started_at.desc(), session.c.id.desc())
             .limit(per_page + 1)
             .offset((page - 1) * per_page)

@@ -315,3 +315,36 @@ recovery_code = Table(
     Column("code_hash", String(64), nullable=False),
     Column("used_at", UTCDateTime),
 )
+
+
+# What the searches filter on besides the session row: custom events and identify traits.
+session_event = Table(
+    "session_event",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_id", ForeignKey("session.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Index("ix_session_event_project_name", "project_id", "name"),
+)
+
+session_trait = Table(
+    "session_trait",
+    metadata,
+    Column("session_id", ForeignKey("session.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(100), primary_key=True),
+    Column("value", String(200), nullable=False),
+)
+
+# A saved session search of a project: its filters as a URL query string.
+segment = Table(
+    "segment",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("query", Text, nullable=False),
+    Column("created_by", ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+)
