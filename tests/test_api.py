@@ -150,6 +150,7 @@ def test_openapi_document_lists_the_routes(client: TestClient) -> None:
         "/api/v1/projects/{project_id}/visitors/erase",
         "/api/v1/organisations/{org_id}/audit",
         "/api/v1/projects/{project_id}/reports/{kind}",
+        "/api/v1/projects/{project_id}/import",
     }
 
 

@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sessionlens.api.audit import router as api_audit_router
+from sessionlens.api.imports import router as api_imports_router
 from sessionlens.api.reports import router as api_reports_router
 from sessionlens.api.routes import router as api_router
 from sessionlens.api.visitors import router as api_visitors_router
@@ -146,6 +147,7 @@ def create_app(ctx: Context, run_processor: bool | None = None) -> FastAPI:
     app.include_router(api_visitors_router, prefix="/api/v1")
     app.include_router(api_audit_router, prefix="/api/v1")
     app.include_router(api_reports_router, prefix="/api/v1")
+    app.include_router(api_imports_router, prefix="/api/v1")
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
 
     @app.get("/sessionlens.js", include_in_schema=False)

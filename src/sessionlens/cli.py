@@ -199,6 +199,37 @@ def cmd_purge(args: argparse.Namespace) -> None:
     print(f"purged {purged} sessions past their project's retention")
 
 
+def cmd_import(args: argparse.Namespace) -> None:
+    import orjson
+    from tqdm import tqdm
+
+    from sessionlens.ingest.body import gunzip_capped
+    from sessionlens.processing.processor import Processor
+    from sessionlens.recordings import importer
+
+    ctx = _open(args)
+    project = _project_or_fail(ctx, args.project)
+    try:
+        raw = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise CommandError(f"cannot read {args.file}: {exc.strerror}") from exc
+    try:
+        document = orjson.loads(gunzip_capped(raw) if raw[:2] == b"\x1f\x8b" else raw)
+        events = importer.events_of(document)
+    except orjson.JSONDecodeError as exc:
+        raise CommandError(f"{args.file} is not JSON: {exc}") from exc
+    except importer.ImportError_ as exc:
+        raise CommandError(f"{args.file}: {exc}") from exc
+    with tqdm(total=len(events), unit="event", desc="importing", disable=None) as bar:
+
+        def step(done: int) -> None:
+            bar.update(done)
+
+        session_id = importer.import_events(ctx.engine, project.id, events, progress=step)
+    processed = Processor(ctx).drain()
+    print(f"imported {len(events)} events as session {session_id} ({processed} batches processed)")
+
+
 def cmd_settings(args: argparse.Namespace) -> None:
     print(config.markdown_table())
 
@@ -299,6 +330,11 @@ def parser() -> argparse.ArgumentParser:
         "--write", action="store_true", help="allow changes (e.g. erasure), not only reads"
     )
     tcreate.set_defaults(func=cmd_token_create)
+
+    imp = with_data_dir(sub.add_parser("import", help="load rrweb JSON recorded elsewhere"))
+    imp.add_argument("file", help="rrweb JSON: an array of events or {events: [...]}, maybe gzip")
+    imp.add_argument("--project", type=int, required=True, help="the project id to add it to")
+    imp.set_defaults(func=cmd_import)
 
     sub.add_parser("settings", help="print the table of settings (Markdown)").set_defaults(
         func=cmd_settings

@@ -142,6 +142,32 @@ def session_page(request: Request, viewer: ViewerDep, session_id: str) -> Respon
     return render(request, "session.html", viewer=viewer, s=found, pages=pages)
 
 
+@router.get("/sessions/{session_id}/export")
+def session_export(request: Request, viewer: ViewerDep, session_id: str) -> Response:
+    """The recording as rrweb JSON (an array of events), for rrweb-based tools."""
+    found = _session_or_404(request, viewer, session_id)
+    ctx = _ctx(request)
+    with ctx.engine.begin() as conn:
+        blocks = queries.blocks(conn, session_id)
+        current = projects.by_id(conn, found["project_id"])
+        audit.record(
+            conn,
+            organisation_id=current.organisation_id if current else None,
+            user_id=viewer.user.id,
+            actor=viewer.user.email,
+            action="recording.export",
+            object_type="session",
+            object_id=session_id,
+            address=address_of(request),
+        )
+    body = b"".join(queries.stream_events(ctx.blobs, blocks))
+    return Response(
+        body,
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="session-{session_id}.rrweb.json"'},
+    )
+
+
 @router.get("/sessions/{session_id}/blocks")
 def session_blocks(request: Request, viewer: ViewerDep, session_id: str) -> dict[str, Any]:
     """What the player fetches, in order: each entry one or more consecutive blocks."""
