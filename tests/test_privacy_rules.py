@@ -169,3 +169,10 @@ def test_what_is_recorded_lists_the_rules_and_replays_a_session(
     assert other.status_code == 404
     login(client, bob.email)
     assert client.get(f"/projects/{alice.project.id}/recorded").status_code == 404
+
+
+def test_project_denylist_entries_match_whatever_their_case() -> None:
+    assert privacy.param_denied("myref", ("myRef",))
+    assert privacy.param_denied("MYREF", ("myref",))
+    assert privacy.strip_url("https://a.example/?myRef=1&q=2", ("myRef",)) == (
+        "https://a.example/?q=2")

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   describeSerialized,
+  hintWords,
   isNeverRecorded,
+  looksSensitive,
   luhnValid,
   maskValue,
   scrubCardNumbers,
@@ -67,4 +69,32 @@ test('card numbers are scrubbed anywhere, other numbers kept', () => {
   assert.equal(scrubCardNumbers('9' + '4242424242424242'), '94242424242424242');
   assert.equal(scrubCardNumbers('short 12345'), 'short 12345');
   assert.equal(scrubCardNumbers(42), 42);
+});
+
+test('labels, names and placeholders name sensitive fields', () => {
+  const sensitive = [
+    'Card number', 'Credit card', 'cardNumber', 'CC number', 'cc_exp', 'CVV', 'CVC2', 'Security code',
+    'Expiry date', 'Expiration', 'MM / YY', 'IBAN', 'Sort code', 'sortCode', 'Account number', 'acct_no',
+    'Routing number', 'routingNumber', 'SSN', 'user_ssn', 'Social security number', 'One-time code',
+    'Verification code', 'otp', 'otpCode', '2FA', 'Password', 'PIN',
+  ];
+  for (const text of sensitive) assert.equal(looksSensitive(text), true, text);
+  const ordinary = [
+    'Email', 'Name', 'Discount code?', 'Discard', 'Cardigan size', 'Postcode', 'Zip code', 'Account name',
+    'Notes', 'Classname', 'Pinterest', 'Footprint', 'Search', '', 'Account notes',
+  ];
+  for (const text of ordinary) assert.equal(looksSensitive(text), false, text);
+  assert.equal(hintWords('userSSN-code'), 'user ssn code');
+});
+
+test('a field labelled as a card number is never recorded, a checkbox is', () => {
+  const byLabel = { ...field('input', { id: 'pan' }), labels: 'Card number ' };
+  assert.equal(isNeverRecorded(byLabel), true);
+  assert.equal(maskValue('4242424242424242', byLabel, true), '');
+  const byPlaceholder = field('input', { name: 'x', placeholder: 'Sort code' });
+  assert.equal(isNeverRecorded(byPlaceholder), true);
+  const save = { ...field('input', { type: 'checkbox', name: 'save_card' }), labels: 'Save my card' };
+  assert.equal(isNeverRecorded(save), false);
+  const named = { ...field('input', { name: 'first' }), labels: 'First name' };
+  assert.equal(isNeverRecorded(named), false);
 });

@@ -137,10 +137,11 @@ def parse(data: dict[str, Any]) -> PrivacySettings:
 
 
 def param_denied(name: str, denylist: tuple[str, ...]) -> bool:
-    lowered = name.lower()
-    if lowered in denylist:
+    """Compared lowercased on both sides, as the recorder does."""
+    denied = {entry.lower() for entry in denylist}
+    if name.lower() in denied:
         return True
-    return any(part.lower() in denylist for part in _PARTS.split(name) if part)
+    return any(part.lower() in denied for part in _PARTS.split(name) if part)
 
 
 def strip_url(url: str, denylist: tuple[str, ...]) -> str:

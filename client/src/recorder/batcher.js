@@ -8,13 +8,13 @@
 // for the next page load of the tab.
 
 import { BEACON_MAX_BYTES, backoffMs, beacon, buildBody, classify, post, utf8Length } from './transport.js';
+import { QUEUE_KEY } from './ids.js';
 import { session as tabStorage } from './storage.js';
 
 const FLUSH_EVERY_MS = 2000;
 const FIRST_FLUSH_MS = 500;
 const MAX_BATCH_BYTES = 500 * 1024;
 const MAX_BUFFER_BYTES = 10 * 1024 * 1024;
-const QUEUE_KEY = '_sl_q';
 // sessionStorage is shared with the site (about 5M chars per origin): leave it room.
 const MAX_PERSIST_CHARS = 1000 * 1000;
 const FULL_SNAPSHOT = 2;
@@ -223,8 +223,11 @@ export class Batcher {
     return item.bytes;
   }
 
-  /** Forget everything and stop sending (403/404: unknown project or origin). */
-  halt() {
+  /**
+   * Forget everything and stop sending: 403/404 (unknown project or origin), or
+   * (`notify` false) consent withdrawn or opt-out, where unsent events are dropped.
+   */
+  halt(notify = true) {
     this.halted = true;
     clearInterval(this.interval);
     if (this.retryTimer) clearTimeout(this.retryTimer);
@@ -232,6 +235,6 @@ export class Batcher {
     this.pendingBytes = 0;
     this.queue = [];
     tabStorage.remove(QUEUE_KEY);
-    this.onHalt();
+    if (notify) this.onHalt();
   }
 }

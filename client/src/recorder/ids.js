@@ -1,6 +1,6 @@
 // Visitor, session and window ids, and the per-session batch sequence number.
 
-import { local, readCookie, session as tabStorage, writeCookie } from './storage.js';
+import { local, readCookie, removeCookie, session as tabStorage, writeCookie } from './storage.js';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 const VALID_ID = /^[A-Za-z0-9_-]{8,64}$/;
@@ -16,6 +16,8 @@ const LAST_ACTIVITY_KEY = '_sl_last';
 // must not continue the same session and its sequence numbers.
 const LIVE_KEY = '_sl_live';
 const ACTIVITY_WRITE_EVERY_MS = 5000;
+// Batches a page could not send, kept for the next page load of the tab (batcher.js).
+export const QUEUE_KEY = '_sl_q';
 
 /** A random id of `length` chars of [A-Za-z0-9_-] (6 bits each). */
 export function randomId(length = 22) {
@@ -42,6 +44,13 @@ export function loadVisitorId() {
   // Re-set the cookie on every page load so it lasts a year from the last visit.
   if (!writeCookie(VISITOR_KEY, id, VISITOR_MAX_AGE_S)) local.set(VISITOR_KEY, id);
   return id;
+}
+
+/** Remove every identifier and queue of ours (consent withdrawn, opt-out). */
+export function forgetIds() {
+  removeCookie(VISITOR_KEY);
+  local.remove(VISITOR_KEY);
+  for (const key of [SESSION_KEY, SEQ_KEY, LAST_ACTIVITY_KEY, LIVE_KEY, QUEUE_KEY]) tabStorage.remove(key);
 }
 
 /** The tab's session: id, next sequence number and last activity, kept in sessionStorage. */

@@ -1,33 +1,40 @@
-// sessionlens.js: bootstrap and the window.sessionlens API.
+// sessionlens.js: bootstrap, the window.sessionlens API, and the decision to
+// record or not.
 //
 // <script src="BASE/sessionlens.js" data-project="KEY" defer></script>
-// starts recording on load. Nothing here may throw into the host page.
+// fetches the project's rules (GET BASE/i/v1/KEY/config) and then records,
+// unless the visitor opted out, sends Do-Not-Track / Global Privacy Control,
+// has not consented (consent mode) or the page is excluded. Nothing is recorded
+// or stored before the rules are known. Nothing here may throw into the host page.
 
-import { record } from '@rrweb/record';
-import { Batcher } from './batcher.js';
-import { guardEvent, maskInputFn, scrubReplacer } from './guard.js';
-import { IDLE_TIMEOUT_MS, Session, loadVisitorId, randomId } from './ids.js';
-import { pageMeta, watchNavigation } from './page.js';
+import { blockReason, isOptedOut, privacySignal, rememberOptOut } from './consent.js';
+import { fetchConfig, joinSelectors, mergeRules, validSelector } from './config.js';
+import { setGuardRules } from './guard.js';
+import { forgetIds } from './ids.js';
+import { pageExcluded, watchNavigation } from './page.js';
+import { Recorder } from './recorder.js';
+import { useStorage } from './storage.js';
+
 
 // Only valid while this script runs for the first time.
 const ownScript = document.currentScript;
-
-const FULL_SNAPSHOT = 2;
-const INCREMENTAL = 3;
-const META = 4;
-const CUSTOM = 5;
-// Incremental sources that mean a person is there (mouse, scroll, resize, input, touch, media, drag, selection).
-const ACTIVITY_SOURCES = [1, 2, 3, 4, 5, 6, 7, 12, 14];
 const MAX_EARLY_CALLS = 100;
 
-const state = {
-  started: false,
-  recording: false, // rrweb has emitted its first full snapshot and not been stopped
-  awaitingSnapshot: false, // a new session waits for its own full snapshot
-  stopRecording: null,
-  session: null,
-  batcher: null,
-  early: [], // custom events called before recording began
+// Nothing of ours is stored until the rules allow it (and never in cookieless mode).
+useStorage(false);
+
+const ctl = {
+  options: null, // init() options, once started
+  batchUrl: '',
+  configUrl: '',
+  loading: false,
+  failed: false, // the config could not be fetched: nothing is recorded on this page
+  rules: null,
+  stopped: false, // stop(), or the server refused the project / origin
+  consent: null, // null until the page says; true / false
+  optedOut: false,
+  recorder: null,
+  early: [], // custom events called before the recorder exists
 };
 
 function scriptElement() {
@@ -41,65 +48,106 @@ function baseFromScript(el) {
   return url.origin + url.pathname.replace(/\/[^/]*$/, '');
 }
 
-function isActivity(event) {
-  if (event.type === CUSTOM) return true;
-  return event.type === INCREMENTAL && ACTIVITY_SOURCES.indexOf(event.data.source) >= 0;
-}
-
-function onEmit(event) {
+function safe(fn) {
   try {
-    if (state.awaitingSnapshot) {
-      if (event.type !== META) return;
-      state.awaitingSnapshot = false;
-    }
-    const now = Date.now();
-    if (event.type === META || event.type === FULL_SNAPSHOT) {
-      state.session.touch(now);
-    } else if (isActivity(event)) {
-      if (state.session.idleFor(now) > IDLE_TIMEOUT_MS) {
-        startNewSession(now);
-        return;
-      }
-      state.session.touch(now);
-    }
-    if (!guardEvent(event, record.mirror)) return;
-    state.batcher.add(JSON.stringify(event, scrubReplacer), event.type);
-    if (event.type === FULL_SNAPSHOT && !state.recording) {
-      state.recording = true;
-      setTimeout(replayEarlyCalls, 0);
-    }
+    return fn();
   } catch (_) {
-    // a broken event is dropped, the recording goes on
+    return undefined;
   }
 }
 
-// After 30 minutes without activity the same page starts a new session, which
-// needs its own Meta + FullSnapshot; the event that woke it up is dropped.
-function startNewSession(now) {
-  state.batcher.formAll();
-  state.session.renew(now);
-  state.awaitingSnapshot = true;
-  setTimeout(() => {
-    try {
-      record.takeFullSnapshot(true);
-    } catch (_) {
-      state.awaitingSnapshot = false;
-    }
-  }, 0);
+/** Why nothing may be recorded now ('' when it may), once the rules are known. */
+function blocker() {
+  return blockReason({
+    optedOut: ctl.optedOut,
+    consent: ctl.consent,
+    signal: privacySignal(navigator, window),
+    honourDnt: ctl.rules.honourDnt,
+    consentRequired: ctl.rules.consentRequired,
+  });
+}
+
+function excluded() {
+  return pageExcluded(ctl.rules.excludePages, location.pathname, location.search);
+}
+
+/** Bring the recording in line with the rules, the visitor's choices and the page. */
+function update() {
+  if (!ctl.options || ctl.stopped) return;
+  if (ctl.optedOut || ctl.consent === false) {
+    if (ctl.recorder) ctl.recorder.end(true);
+    return;
+  }
+  if (!ctl.rules) {
+    if (!ctl.loading && !ctl.failed) load();
+    return;
+  }
+  if (blocker()) {
+    if (ctl.recorder) ctl.recorder.end(true);
+    return;
+  }
+  const recorder = ctl.recorder || createRecorder();
+  if (excluded()) {
+    recorder.pause();
+    return;
+  }
+  useStorage(!ctl.rules.cookieless);
+  if (recorder.begun) recorder.resume();
+  else recorder.begin();
+}
+
+async function load() {
+  ctl.loading = true;
+  try {
+    const raw = await fetchConfig(ctl.configUrl);
+    if (raw) ctl.rules = mergeRules(raw, ctl.options);
+  } catch (_) {
+    // fail safe: no rules, no recording
+  }
+  ctl.loading = false;
+  ctl.failed = !ctl.rules;
+  safe(update);
+}
+
+function createRecorder() {
+  const rules = ctl.rules;
+  const bad = [];
+  const keep = (list) => joinSelectors(list, validSelector, (selector) => bad.push(selector));
+  const unmask = keep(rules.unmask);
+  const mask = keep(rules.maskText);
+  const block = keep(['[data-sl-block]'].concat(rules.block));
+  if (bad.length) safe(() => console.warn('sessionlens: invalid selectors skipped: ' + bad.join(' | ')));
+  setGuardRules({ unmask, mask, maskAll: rules.maskAllText, denylist: rules.denylist });
+  const recorder = new Recorder({ url: ctl.batchUrl, blockSelector: block, maskTitle: rules.maskAllText, onHalt: halt });
+  recorder.early = ctl.early;
+  ctl.early = [];
+  ctl.recorder = recorder;
+  watchNavigation(onNavigate, () => !ctl.stopped);
+  window.addEventListener('pagehide', () => safe(() => recorder.unload(true)));
+  window.addEventListener('pageshow', (e) => safe(() => e.persisted && recorder.reclaim()));
+  document.addEventListener('visibilitychange', () => safe(() => {
+    if (document.visibilityState === 'hidden') recorder.unload(false);
+  }));
+  return recorder;
+}
+
+function onNavigate(href) {
+  const recorder = ctl.recorder;
+  const wasRunning = recorder.running;
+  update();
+  // Into an excluded page it paused; out of one it took a new full snapshot.
+  if (wasRunning && recorder.running) recorder.page(href);
+}
+
+// The server answered 403/404 to a batch: unknown project or origin.
+function halt() {
+  ctl.stopped = true;
+  if (ctl.recorder) ctl.recorder.stopRecording();
 }
 
 function addCustom(tag, payload) {
-  if (!state.recording) {
-    if (state.early.length < MAX_EARLY_CALLS && state.stopRecording !== false) state.early.push([tag, payload]);
-    return;
-  }
-  record.addCustomEvent(tag, payload);
-}
-
-function replayEarlyCalls() {
-  const calls = state.early;
-  state.early = [];
-  for (const [tag, payload] of calls) safe(() => addCustom(tag, payload));
+  if (ctl.recorder) ctl.recorder.addCustom(tag, payload);
+  else if (ctl.early.length < MAX_EARLY_CALLS) ctl.early.push([tag, payload]);
 }
 
 function plain(value) {
@@ -111,84 +159,40 @@ function plain(value) {
   }
 }
 
-function safe(fn) {
-  try {
-    return fn();
-  } catch (_) {
-    return undefined;
-  }
-}
-
 function start(options) {
-  if (state.started) return;
-  const projectKey = options.projectKey || (scriptElement() && scriptElement().getAttribute('data-project'));
-  const baseUrl = String(options.baseUrl || baseFromScript(scriptElement())).replace(/\/+$/, '');
+  if (ctl.options) return;
+  const el = scriptElement();
+  const projectKey = options.projectKey || (el && el.getAttribute('data-project'));
+  const baseUrl = String(options.baseUrl || baseFromScript(el)).replace(/\/+$/, '');
   if (!projectKey || !baseUrl) return;
-  state.started = true;
-
-  const now = Date.now();
-  state.session = new Session(now);
-  state.batcher = new Batcher({
-    url: baseUrl + '/i/v1/' + encodeURIComponent(projectKey) + '/batch',
-    session: state.session,
-    visitorId: loadVisitorId(),
-    windowId: randomId(),
-    meta: pageMeta,
-    onHalt: stop,
-  });
-
-  state.stopRecording = record({
-    emit: onEmit,
-    maskInputFn,
-    // Explicit instead of maskAllInputs: that preset lists input *types* only, so
-    // hidden, file and unknown-type inputs would never reach maskInputFn.
-    maskInputOptions: {
-      input: true, textarea: true, select: true, password: true, text: true, email: true, tel: true,
-      number: true, search: true, url: true, date: true, 'datetime-local': true, month: true,
-      week: true, time: true, color: true, range: true,
-    },
-    maskTextSelector: ['[data-sl-mask]', '[contenteditable]:not([contenteditable="false"])']
-      .concat(options.maskTextSelector ? [options.maskTextSelector] : [])
-      .join(','),
-    blockSelector: ['[data-sl-block]'].concat(options.blockSelector ? [options.blockSelector] : []).join(','),
-    sampling: { mousemove: 50, scroll: 150, media: 800 },
-    recordCanvas: false,
-    collectFonts: false,
-    inlineStylesheet: true,
-    inlineImages: false,
-    slimDOMOptions: {
-      script: true, comment: true, headFavicon: true, headWhitespace: true, headMetaSocial: true,
-      headMetaRobots: true, headMetaHttpEquiv: true, headMetaVerification: true,
-      headMetaAuthorship: true, headMetaDescKeywords: true, headTitleMutations: false,
-    },
-  });
-
-  watchNavigation(
-    (href) => safe(() => addCustom('sessionlens.page', { href })),
-    () => state.recording,
-  );
-  window.addEventListener('pagehide', () => safe(() => {
-    state.batcher.unload();
-    state.session.release();
-  }));
-  window.addEventListener('pageshow', (e) => safe(() => e.persisted && state.session.claim()));
-  document.addEventListener('visibilitychange', () => safe(() => {
-    if (document.visibilityState === 'hidden') state.batcher.unload();
-  }));
+  const prefix = baseUrl + '/i/v1/' + encodeURIComponent(projectKey);
+  ctl.batchUrl = prefix + '/batch';
+  ctl.configUrl = prefix + '/config';
+  ctl.options = options;
+  ctl.optedOut = ctl.optedOut || isOptedOut();
+  update();
 }
 
-function stop() {
-  if (!state.started) return;
-  if (typeof state.stopRecording === 'function') safe(state.stopRecording);
-  state.stopRecording = false;
-  state.recording = false;
-  state.early = [];
-  if (state.batcher) state.batcher.flush();
+/** What the recorder is doing, for the page and for support: see client/README.md. */
+function status() {
+  if (!ctl.options) return 'idle';
+  if (ctl.optedOut) return 'opted-out';
+  if (ctl.stopped) return 'stopped';
+  if (ctl.failed) return 'no-config';
+  if (!ctl.rules || ctl.loading) return 'loading';
+  const reason = blocker();
+  if (reason) return reason;
+  if (excluded()) return 'excluded';
+  return ctl.recorder && ctl.recorder.running ? 'recording' : 'starting';
 }
 
 const api = {
   version: 1,
-  /** @param {{projectKey?: string, baseUrl?: string, maskTextSelector?: string, blockSelector?: string}} options */
+  /**
+   * @param {{projectKey?: string, baseUrl?: string, unmaskSelectors?: string[],
+   *   maskTextSelectors?: string[], blockSelectors?: string[], consentRequired?: boolean,
+   *   cookieless?: boolean}} options
+   */
   init(options) {
     safe(() => start(options || {}));
   },
@@ -199,8 +203,42 @@ const api = {
   event(name, props) {
     safe(() => addCustom('sessionlens.event', { name: String(name), props: plain(props) }));
   },
+  /** The visitor's consent (consent mode): true starts recording, false stops it and removes our ids. */
+  consent(granted) {
+    safe(() => {
+      ctl.consent = Boolean(granted);
+      if (!ctl.consent) {
+        ctl.early = [];
+        forgetIds();
+      }
+      update();
+    });
+  },
+  /** Stop, remove our ids, and remember the choice for this visitor (cookie + localStorage, 1 year). */
+  optOut() {
+    safe(() => {
+      ctl.optedOut = true;
+      ctl.early = [];
+      rememberOptOut(true);
+      forgetIds();
+      update();
+    });
+  },
+  optIn() {
+    safe(() => {
+      ctl.optedOut = false;
+      rememberOptOut(false);
+      update();
+    });
+  },
+  status() {
+    return safe(status) || 'idle';
+  },
   stop() {
-    safe(stop);
+    safe(() => {
+      ctl.stopped = true;
+      if (ctl.recorder) ctl.recorder.pause();
+    });
   },
 };
 

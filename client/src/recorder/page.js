@@ -1,4 +1,5 @@
-// Facts about the page for each batch's `meta`, and SPA navigation.
+// Facts about the page for each batch's `meta`, SPA navigation, and the pages
+// that are never recorded.
 
 function timezone() {
   try {
@@ -8,12 +9,19 @@ function timezone() {
   }
 }
 
-/** The `meta` object of a batch (docs/ingest-protocol.md). */
-export function pageMeta() {
+/**
+ * The `meta` object of a batch (docs/ingest-protocol.md). `href` is the page
+ * the events were recorded on (not necessarily location.href: a batch formed
+ * after an SPA navigation into an excluded page still belongs to the page
+ * before), `strip` removes denied URL parameters, `maskTitle` masks the title
+ * (mask_all_text).
+ */
+export function pageMeta(href, strip, maskTitle) {
+  const title = document.title || '';
   return {
-    url: location.href,
-    referrer: document.referrer || '',
-    title: document.title || '',
+    url: strip(href),
+    referrer: strip(document.referrer || ''),
+    title: maskTitle ? title.replace(/\S/g, '*') : title,
     viewport: { width: window.innerWidth || 0, height: window.innerHeight || 0 },
     screen: { width: (screen && screen.width) || 0, height: (screen && screen.height) || 0 },
     language: navigator.language || '',
@@ -48,4 +56,30 @@ export function watchNavigation(onChange, isActive) {
   }
   window.addEventListener('popstate', check);
   window.addEventListener('hashchange', check);
+}
+
+const compiled = new Map();
+
+function patternRegExp(pattern) {
+  let re = compiled.get(pattern);
+  if (!re) {
+    const body = pattern.split('*').map((piece) => piece.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*');
+    re = new RegExp('^' + body + '$');
+    compiled.set(pattern, re);
+  }
+  return re;
+}
+
+/**
+ * Whether a page is excluded: a pattern starts with "/", "*" matches anything
+ * (slashes too), and the whole path must match; a pattern holding "?" is
+ * matched against path + query.
+ */
+export function pageExcluded(patterns, pathname, search) {
+  for (const pattern of patterns || []) {
+    if (typeof pattern !== 'string' || pattern.charAt(0) !== '/') continue;
+    const target = pattern.indexOf('?') >= 0 ? pathname + (search || '') : pathname;
+    if (patternRegExp(pattern).test(target)) return true;
+  }
+  return false;
 }

@@ -1,12 +1,37 @@
 // Masking decisions for form fields, as small pure functions.
 //
 // A "field" here is a plain description of an input/textarea/select:
-// {tag, type, name, id, autocomplete, placeholder, ariaLabel}. It is built
-// either from a live DOM element or from rrweb's serialized attributes, so the
-// same rules apply to snapshots, mutations and input events.
+// {tag, type, name, id, autocomplete, placeholder, ariaLabel, labels}. It is
+// built either from a live DOM element or from rrweb's serialized attributes
+// (no labels then), so the same rules apply to snapshots, mutations and input
+// events.
 
-// Names, ids, labels and autocomplete hints that mark payment and card fields.
-const CARD_HINT = /card|cc-?num|ccnum|cvv|cvc|csc|cc-exp|expiry|iban|security.?code/i;
+// Hints (id, name, autocomplete, placeholder, aria-label, label text) that mark
+// card, bank, identity and one-time-code fields. Matched on hintWords(): lower
+// case, camelCase split, anything but letters and digits turned into one space.
+const SENSITIVE_HINT = new RegExp(
+  [
+    '(^|[^s])card(?!igan)', // card, cardnumber, credit card (not discard, cardigan)
+    'cc ?(num|no|exp)',
+    '(^| )(cvv|cvc|csc|ccv|cvn|cvd)\\d*( |$)',
+    'security ?code',
+    'expir',
+    'exp ?date',
+    '(^| )mm ?yy',
+    'iban',
+    'sort ?code',
+    '(account|acct) ?(number|num|nr|no( |$))',
+    'routing',
+    '(^| )ssn( |$)',
+    'social ?security',
+    'one ?time ?(code|pass)',
+    '(verification|auth|sms) ?code',
+    '(^| )(otp|totp|mfa|2fa)( |$)',
+    'passw',
+    'passcode',
+    '(^| )pin( |$)',
+  ].join('|'),
+);
 
 // Autocomplete tokens whose values are never recorded, not even their length.
 const SECRET_AUTOCOMPLETE = ['one-time-code', 'current-password', 'new-password'];
@@ -18,6 +43,7 @@ const STATIC_VALUE_TYPES = ['radio', 'checkbox', 'submit', 'button', 'reset', 'i
 const DIGIT_RUN = /\d(?:[ -]?\d){12,}/g;
 // 7 or more digits, up to 3 other non-letters between them ("4242.4242", "42 / 42").
 const LONG_DIGIT_RUN = /\d(?:[^A-Za-z0-9]{0,3}\d){6,}/g;
+const MAX_LABEL_CHARS = 500;
 
 function lower(value) {
   return typeof value === 'string' ? value.toLowerCase() : '';
@@ -27,7 +53,50 @@ function str(value) {
   return typeof value === 'string' ? value : '';
 }
 
-/** Describe a live element (reads attributes, plus the `type` property). */
+/** "cardNumber" -> "card number", "CVC-2" -> "cvc 2", "user_SSN" -> "user ssn". */
+export function hintWords(text) {
+  return str(text)
+    .replace(/([a-z])(?=[A-Z])/g, '$1 ')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, ' ')
+    .trim();
+}
+
+/** Whether a name, id, placeholder or label names a card, bank, identity or one-time-code field. */
+export function looksSensitive(text) {
+  return typeof text === 'string' && text !== '' && SENSITIVE_HINT.test(hintWords(text));
+}
+
+// The text of a label, without the text of the field itself (a wrapping label
+// holds the field: a select's options are not its label).
+function labelText(label, field) {
+  let text = '';
+  const walker = label.ownerDocument.createTreeWalker(label, 4 /* NodeFilter.SHOW_TEXT */);
+  for (let node = walker.nextNode(); node && text.length < MAX_LABEL_CHARS; node = walker.nextNode()) {
+    if (!field.contains(node)) text += node.nodeValue + ' ';
+  }
+  return text;
+}
+
+/** The field's labels: <label for>, a wrapping <label>, aria-labelledby. */
+export function labelsOf(el) {
+  let text = '';
+  try {
+    if (el.labels) for (const label of el.labels) text += labelText(label, el);
+    const ids = el.getAttribute('aria-labelledby');
+    if (ids) {
+      for (const id of ids.split(/\s+/)) {
+        const ref = id && el.ownerDocument.getElementById(id);
+        if (ref) text += ref.textContent + ' ';
+      }
+    }
+  } catch (_) {
+    // a detached or unusual element: its attributes still count
+  }
+  return text.slice(0, MAX_LABEL_CHARS * 2);
+}
+
+/** Describe a live element (reads attributes, plus the `type` property and its labels). */
 export function describeElement(el) {
   const attr = (name) => {
     try {
@@ -47,6 +116,7 @@ export function describeElement(el) {
     autocomplete: attr('autocomplete'),
     placeholder: attr('placeholder'),
     ariaLabel: attr('aria-label'),
+    labels: labelsOf(el),
   };
 }
 
@@ -64,10 +134,15 @@ export function describeSerialized(tagName, attributes) {
     autocomplete: str(a.autocomplete),
     placeholder: str(a.placeholder),
     ariaLabel: str(a['aria-label']),
+    labels: '',
   };
 }
 
-/** Password, card, one-time-code and hidden fields: their value is never recorded. */
+/**
+ * Password, card, bank, identity, one-time-code and hidden fields: their value
+ * is never recorded. Buttons, radios and checkboxes hold fixed values, so their
+ * names and labels ("Pay by card") do not make them sensitive.
+ */
 export function isNeverRecorded(field) {
   if (field.tag === 'input' && (field.type === 'password' || field.type === 'hidden')) {
     return true;
@@ -76,8 +151,9 @@ export function isNeverRecorded(field) {
   for (const token of tokens) {
     if (token.startsWith('cc-') || SECRET_AUTOCOMPLETE.indexOf(token) >= 0) return true;
   }
-  const hints = [field.id, field.name, field.autocomplete, field.placeholder, field.ariaLabel];
-  return hints.some((hint) => hint !== '' && CARD_HINT.test(hint));
+  if (hasStaticValue(field)) return false;
+  const hints = [field.id, field.name, field.autocomplete, field.placeholder, field.ariaLabel, field.labels];
+  return hints.some(looksSensitive);
 }
 
 /** Whether the value is a fixed label (buttons) or option (radio, checkbox). */
