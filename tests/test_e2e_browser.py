@@ -156,3 +156,21 @@ def replay_in_console(server: Server, session_id: str) -> None:
             timeout=10_000,
         )
         assert not errors, errors
+        # "What is recorded": the same session with the masked form fields outlined.
+        project_id = page.evaluate(
+            "() => document.querySelector('.crumbs a').getAttribute('href').split('/')[2]"
+        )
+        page.goto(f"{server.base_url}/projects/{project_id}/recorded?session={session_id}")
+        page.wait_for_selector("#player[data-state=complete]", state="attached", timeout=20_000)
+        page.evaluate(
+            "() => window.sessionlensPlayer.goto("
+            "window.sessionlensPlayer.getReplayer().getMetaData().totalTime)"
+        )
+        outline = page.wait_for_function(
+            "() => { const d = window.sessionlensPlayer.getReplayer().iframe.contentDocument;"
+            " const field = d && d.querySelector('input');"
+            " return field && getComputedStyle(field).outlineStyle; }",
+            timeout=10_000,
+        )
+        assert outline.json_value() == "solid"
+        assert not errors, errors

@@ -7,6 +7,7 @@
 // appended while the user already watches. `#player[data-state]` tells how far
 // loading got: loading, ready (first frame shown), complete, error.
 
+import { previewRules } from './preview.js';
 import rrwebPlayer from 'rrweb-player';
 import 'rrweb-player/dist/style.css';
 import './player.css';
@@ -170,6 +171,7 @@ export async function start(container) {
         skipInactive: true,
         speedOption: [1, 2, 4, 8],
         showController: true,
+        insertStyleRules: previewRules(container),
       },
     });
   } catch (err) {
