@@ -292,3 +292,49 @@ def test_token_bucket_refills_over_time() -> None:
     clock[0] += 1.0  # one second brings one token at 60 a minute
     assert buckets.take("a") == 0
     assert buckets.take("b") == 0  # keys are independent
+
+
+def test_card_numbers_in_any_string_never_reach_the_log(
+    client: TestClient, ctx: Context, alice: Account
+) -> None:
+    from sessionlens.ingest import log
+
+    body = batch(0)
+    body["events"].append(
+        {
+            "type": 3,
+            "timestamp": body["sent_at"] + 5,
+            "data": {
+                "source": 0,
+                "texts": [{"id": 9, "value": "card 4242 4242 4242 4242 thanks"}],
+                "attributes": [{"id": 10, "attributes": {"title": "4111111111111111"}}],
+                "removes": [],
+                "adds": [],
+            },
+        }
+    )
+    body["events"].append(
+        {
+            "type": 5,
+            "timestamp": body["sent_at"] + 6,
+            "data": {
+                "tag": "sessionlens.identify",
+                "payload": {"user_id": "u1", "traits": {"note": "5555-5555-5555-4444"}},
+            },
+        }
+    )
+    assert send(client, alice, body).status_code == 202
+    with ctx.engine.connect() as conn:
+        payload = conn.execute(select(ingest_log.c.payload)).scalar_one()
+    _, stored = log.decode(payload)
+    text = orjson.dumps(stored)
+    for card in (b"4242 4242 4242 4242", b"4111111111111111", b"5555-5555-5555-4444"):
+        assert card not in text
+    assert stored["events"][0]["timestamp"] == body["events"][0]["timestamp"]
+
+
+def test_guard_presets_are_the_ones_the_console_offers() -> None:
+    from sessionlens.ingest.guard import PRESETS
+    from sessionlens.privacy import EXTRA_PATTERNS
+
+    assert set(PRESETS) == set(EXTRA_PATTERNS)

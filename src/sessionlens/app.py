@@ -7,9 +7,11 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -34,6 +36,7 @@ from sessionlens.demo.routes import STATIC as DEMO_STATIC
 from sessionlens.demo.routes import router as demo_router
 from sessionlens.ingest.routes import router as ingest_router
 from sessionlens.processing.processor import Processor
+from sessionlens.recordings.subjects import SubjectError
 from sessionlens.storage.crypto import BlobDecryptionError
 from sessionlens.web.auth import LoginRequired, SecondFactorRequired
 from sessionlens.web.headers import SecurityHeaders
@@ -73,6 +76,10 @@ def _install_errors(app: FastAPI) -> None:
             return JSONResponse({"error": "set up a second factor first"}, status_code=403)
         return RedirectResponse("/account?required=1", status_code=303)
 
+    @app.exception_handler(SubjectError)
+    async def bad_subject(request: Request, exc: SubjectError) -> Response:
+        return _error_response(request, 400, str(exc))
+
     @app.exception_handler(BlobDecryptionError)
     async def undecryptable(request: Request, exc: BlobDecryptionError) -> Response:
         logger.error("cannot decrypt a recording block on %s: %s", request.url.path, exc)
@@ -100,6 +107,45 @@ def _install_errors(app: FastAPI) -> None:
     async def crash(request: Request, exc: Exception) -> Response:
         logger.exception("unhandled error on %s", request.url.path)
         return _error_response(request, 500, "Something went wrong on our side; it is logged.")
+
+
+def _document_errors_as_400(app: FastAPI) -> None:
+    """Bad requests are answered 400 {"error": ...} (see bad_request above), not FastAPI's
+    422: make the OpenAPI document say so."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes
+        )
+        error_ref = {"$ref": "#/components/schemas/ErrorOut"}
+        schema.setdefault("components", {}).setdefault("schemas", {}).setdefault(
+            "ErrorOut",
+            {
+                "type": "object",
+                "properties": {"error": {"type": "string"}},
+                "required": ["error"],
+                "title": "ErrorOut",
+            },
+        )
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.get("responses", {})
+                if responses.pop("422", None) is not None or "400" not in responses:
+                    responses.setdefault(
+                        "400",
+                        {
+                            "description": "Bad request: the error names what is wrong",
+                            "content": {"application/json": {"schema": error_ref}},
+                        },
+                    )
+        schema.get("components", {}).get("schemas", {}).pop("HTTPValidationError", None)
+        schema.get("components", {}).get("schemas", {}).pop("ValidationError", None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(ctx: Context, run_processor: bool | None = None) -> FastAPI:
@@ -165,5 +211,6 @@ def create_app(ctx: Context, run_processor: bool | None = None) -> FastAPI:
         return {"status": "ok"}
 
     _install_errors(app)
+    _document_errors_as_400(app)
     app.add_middleware(SecurityHeaders, https=ctx.settings.is_https)
     return app

@@ -204,6 +204,7 @@ def cmd_import(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
     from sessionlens.ingest.body import gunzip_capped
+    from sessionlens.ingest.guard import scrub
     from sessionlens.processing.processor import Processor
     from sessionlens.recordings import importer
 
@@ -225,7 +226,10 @@ def cmd_import(args: argparse.Namespace) -> None:
         def step(done: int) -> None:
             bar.update(done)
 
-        session_id = importer.import_events(ctx.engine, project.id, events, progress=step)
+        patterns = project.privacy.extra_patterns
+        session_id = importer.import_events(
+            ctx.engine, project.id, events, lambda raw: scrub(raw, patterns).body, step
+        )
     processed = Processor(ctx).drain()
     print(f"imported {len(events)} events as session {session_id} ({processed} batches processed)")
 

@@ -51,3 +51,16 @@ def remove(conn: Connection, project_id: int, segment_id: int) -> bool:
             delete(segment).where(segment.c.project_id == project_id, segment.c.id == segment_id)
         ).rowcount
     )
+
+
+def owner_of(conn: Connection, project_id: int, segment_id: int) -> int | bool | None:
+    """Who saved the segment (None if unknown); False when there is no such segment."""
+    row = conn.execute(
+        select(segment.c.created_by).where(
+            segment.c.project_id == project_id, segment.c.id == segment_id
+        )
+    ).first()
+    if row is None:
+        return False
+    created_by: int | None = row.created_by
+    return created_by

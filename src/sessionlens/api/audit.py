@@ -14,6 +14,7 @@ from sessionlens.accounts.tokens import ApiCaller
 from sessionlens.api.models import ErrorOut
 from sessionlens.context import Context
 from sessionlens.web.auth import api_user
+from sessionlens.web.params import DbId
 
 router = APIRouter(
     responses={
@@ -46,7 +47,7 @@ class AuditLog(BaseModel):
 def audit_log(
     request: Request,
     caller: Annotated[ApiCaller, Depends(api_user)],
-    org_id: int,
+    org_id: DbId,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> AuditLog:
     ctx: Context = request.app.state.ctx

@@ -15,9 +15,11 @@ from sessionlens.accounts.tokens import ApiCaller
 from sessionlens.api.models import ErrorOut
 from sessionlens.context import Context
 from sessionlens.ingest.body import BodyTooLarge, BodyUnreadable, decode, read_capped
+from sessionlens.ingest.guard import scrub
 from sessionlens.ingest.routes import truncate_address
 from sessionlens.recordings import importer
 from sessionlens.web.auth import api_user
+from sessionlens.web.params import DbId
 
 router = APIRouter(
     responses={
@@ -50,7 +52,7 @@ class Imported(BaseModel):
     },
 )
 async def import_recording(
-    request: Request, caller: Annotated[ApiCaller, Depends(api_user)], project_id: int
+    request: Request, caller: Annotated[ApiCaller, Depends(api_user)], project_id: DbId
 ) -> Imported:
     ctx: Context = request.app.state.ctx
 
@@ -72,7 +74,14 @@ async def import_recording(
         raise HTTPException(400, f"the body is not valid JSON: {exc}") from exc
     except (BodyUnreadable, importer.ImportError_) as exc:
         raise HTTPException(400, str(exc)) from exc
-    session_id = await run_in_threadpool(importer.import_events, ctx.engine, project.id, events)
+    patterns = project.privacy.extra_patterns
+    session_id = await run_in_threadpool(
+        importer.import_events,
+        ctx.engine,
+        project.id,
+        events,
+        lambda raw: scrub(raw, patterns).body,
+    )
     processor = getattr(request.app.state, "processor", None)
     if processor is not None:
         processor.wake()

@@ -13,6 +13,7 @@ from sessionlens.analytics.period import Period, PeriodError, default_unit, pars
 from sessionlens.api.models import ErrorOut
 from sessionlens.context import Context
 from sessionlens.web.auth import api_user
+from sessionlens.web.params import DbId
 
 router = APIRouter(
     responses={
@@ -54,7 +55,7 @@ def report(
 def get_report(
     request: Request,
     caller: Annotated[ApiCaller, Depends(api_user)],
-    project_id: int,
+    project_id: DbId,
     kind: Kind,
     start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
     end: Annotated[str | None, Query(alias="to", max_length=10)] = None,

@@ -27,6 +27,7 @@ from sessionlens.context import Context
 from sessionlens.ingest.routes import truncate_address
 from sessionlens.recordings import queries
 from sessionlens.web.auth import api_user
+from sessionlens.web.params import DbId
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "No or a bad API token"},
@@ -66,7 +67,7 @@ def list_projects(request: Request, user: UserDep) -> ProjectList:
 def list_sessions(
     request: Request,
     user: UserDep,
-    project_id: int,
+    project_id: DbId,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
     filters: Annotated[SearchParams, Query()] = SearchParams(),  # noqa: B008

@@ -19,6 +19,7 @@ from sessionlens.projects import Project
 from sessionlens.recordings import subjects
 from sessionlens.recordings.subjects import By
 from sessionlens.web.auth import api_user
+from sessionlens.web.params import DbId
 
 router = APIRouter(
     responses={
@@ -31,8 +32,8 @@ UserDep = Annotated[ApiCaller, Depends(api_user)]
 
 
 class Subject(BaseModel):
-    visitor_id: str | None = Field(None, max_length=200)
-    user_id: str | None = Field(None, max_length=200)
+    visitor_id: str | None = Field(None, min_length=1, max_length=200)
+    user_id: str | None = Field(None, min_length=1, max_length=200)
 
     @model_validator(mode="after")
     def exactly_one(self) -> Subject:
@@ -56,7 +57,7 @@ def _ctx(request: Request) -> Context:
     return ctx
 
 
-def _managed_project(request: Request, user: ApiCaller, project_id: int) -> Project:
+def _managed_project(request: Request, user: ApiCaller, project_id: DbId) -> Project:
     with _ctx(request).engine.connect() as conn:
         found = projects.get_for_user(conn, user.id, project_id, user.organisation_id)
         role = projects.role_in(conn, user.id, found.organisation_id) if found else None
@@ -92,9 +93,9 @@ def _audit(
 def export_visitor(
     request: Request,
     user: UserDep,
-    project_id: int,
-    visitor_id: Annotated[str | None, Query(max_length=200)] = None,
-    user_id: Annotated[str | None, Query(max_length=200)] = None,
+    project_id: DbId,
+    visitor_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    user_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
 ) -> Response:
     try:
         by, value = Subject(visitor_id=visitor_id, user_id=user_id).key()
@@ -118,7 +119,7 @@ def export_visitor(
     response_model=ErasedOut,
     summary="Erase one visitor's or identified user's sessions, blocks and blobs",
 )
-def erase_visitor(request: Request, user: UserDep, project_id: int, subject: Subject) -> ErasedOut:
+def erase_visitor(request: Request, user: UserDep, project_id: DbId, subject: Subject) -> ErasedOut:
     project = _managed_project(request, user, project_id)
     by, value = subject.key()
     with _ctx(request).engine.begin() as conn:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request, Response
 from sessionlens.accounts import audit, members, tokens, twofactor, users
 from sessionlens.console.common import ViewerDep, address_of, ctx_of, render
 from sessionlens.web import auth
+from sessionlens.web.params import DbId
 
 router = APIRouter(include_in_schema=False)
 
@@ -73,13 +74,19 @@ def change_password(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     auth.check_csrf(csrf_token, viewer.csrf)
+    # Decide inside the transaction, render after it: on SQLite a second connection
+    # opened while this one writes would wait for the lock.
+    error = None
     with ctx_of(request).engine.begin() as conn:
         if users.authenticate(conn, viewer.user.email, current) is None:
-            return _page(request, viewer, status=400, error="Your current password is wrong.")
-        try:
-            users.set_password(conn, viewer.user.id, new)
-        except users.AccountError as exc:
-            return _page(request, viewer, status=400, error=str(exc))
+            error = "Your current password is wrong."
+        else:
+            try:
+                users.set_password(conn, viewer.user.id, new)
+            except users.AccountError as exc:
+                error = str(exc)
+    if error:
+        return _page(request, viewer, status=400, error=error)
     _audit(request, viewer, "account.password_change")
     return _page(request, viewer, notice="Password changed.")
 
@@ -94,9 +101,11 @@ def enable_2fa(
 ) -> Response:
     auth.check_csrf(csrf_token, viewer.csrf)
     ctx = ctx_of(request)
+    with ctx.engine.connect() as conn:
+        already = twofactor.enabled(conn, viewer.user.id)
+    if already:
+        return _page(request, viewer, status=400, error="The second factor is already on.")
     with ctx.engine.begin() as conn:
-        if twofactor.enabled(conn, viewer.user.id):
-            return _page(request, viewer, status=400, error="The second factor is already on.")
         codes = twofactor.enable(conn, ctx.settings.secret_key, viewer.user.id, secret, code)
     if codes is None:
         return _page(
@@ -125,16 +134,18 @@ def disable_2fa(
 ) -> Response:
     auth.check_csrf(csrf_token, viewer.csrf)
     ctx = ctx_of(request)
+    error = None
     with ctx.engine.begin() as conn:
         if twofactor.required_for(conn, viewer.user.id):
-            return _page(
-                request, viewer, status=400, error="Your organisation requires a second factor."
-            )
-        if users.authenticate(conn, viewer.user.email, password) is None or not (
+            error = "Your organisation requires a second factor."
+        elif users.authenticate(conn, viewer.user.email, password) is None or not (
             twofactor.verify(conn, ctx.settings.secret_key, viewer.user.id, code)
         ):
-            return _page(request, viewer, status=400, error="Password or code is wrong.")
-        twofactor.disable(conn, viewer.user.id)
+            error = "Password or code is wrong."
+        else:
+            twofactor.disable(conn, viewer.user.id)
+    if error:
+        return _page(request, viewer, status=400, error=error)
     _audit(request, viewer, "account.2fa_disable")
     return _page(request, viewer, notice="Second factor off.")
 
@@ -164,7 +175,7 @@ def create_token(
 
 @router.post("/account/tokens/{token_id}/revoke")
 def revoke_token(
-    request: Request, viewer: ViewerDep, token_id: int, csrf_token: Annotated[str, Form()] = ""
+    request: Request, viewer: ViewerDep, token_id: DbId, csrf_token: Annotated[str, Form()] = ""
 ) -> Response:
     auth.check_csrf(csrf_token, viewer.csrf)
     with ctx_of(request).engine.begin() as conn:

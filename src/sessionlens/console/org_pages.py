@@ -16,11 +16,12 @@ from sessionlens.console.common import ViewerDep, address_of, ctx_of, render
 from sessionlens.recordings.subjects import erase_sessions
 from sessionlens.storage.tables import project, session
 from sessionlens.web import auth
+from sessionlens.web.params import DbId
 
 router = APIRouter(include_in_schema=False)
 
 
-def _role(request: Request, viewer: auth.Viewer, org_id: int) -> str:
+def _role(request: Request, viewer: auth.Viewer, org_id: DbId) -> str:
     with ctx_of(request).engine.connect() as conn:
         role = projects.role_in(conn, viewer.user.id, org_id)
     if role is None:
@@ -28,7 +29,7 @@ def _role(request: Request, viewer: auth.Viewer, org_id: int) -> str:
     return role
 
 
-def _manager(request: Request, viewer: auth.Viewer, org_id: int) -> str:
+def _manager(request: Request, viewer: auth.Viewer, org_id: DbId) -> str:
     role = _role(request, viewer, org_id)
     if role not in ("owner", "admin"):
         raise HTTPException(403, "Only owners and admins of the organisation may do this.")
@@ -38,7 +39,7 @@ def _manager(request: Request, viewer: auth.Viewer, org_id: int) -> str:
 def _audit(
     request: Request,
     viewer: auth.Viewer,
-    org_id: int,
+    org_id: DbId,
     action: str,
     object_id: str,
     detail: dict[str, object],
@@ -66,7 +67,7 @@ def organisation_list(request: Request, viewer: ViewerDep) -> Response:
 
 @router.get("/organisations/{org_id}")
 def organisation_page(
-    request: Request, viewer: ViewerDep, org_id: int, error: str | None = None
+    request: Request, viewer: ViewerDep, org_id: DbId, error: str | None = None
 ) -> Response:
     role = _manager(request, viewer, org_id)
     with ctx_of(request).engine.connect() as conn:
@@ -93,7 +94,7 @@ def organisation_page(
     )
 
 
-def _back(org_id: int, error: str | None = None) -> Response:
+def _back(org_id: DbId, error: str | None = None) -> Response:
     suffix = f"?error={quote(error)}" if error else ""
     return RedirectResponse(f"/organisations/{org_id}{suffix}", status_code=303)
 
@@ -102,7 +103,7 @@ def _back(org_id: int, error: str | None = None) -> Response:
 def invite(
     request: Request,
     viewer: ViewerDep,
-    org_id: int,
+    org_id: DbId,
     email: Annotated[str, Form(max_length=320)] = "",
     role: Annotated[str, Form()] = "member",
     csrf_token: Annotated[str, Form()] = "",
@@ -133,7 +134,9 @@ def invite(
 
 
 @router.post("/organisations/{org_id}/members/{user_id}")
-async def change_member(request: Request, viewer: ViewerDep, org_id: int, user_id: int) -> Response:
+async def change_member(
+    request: Request, viewer: ViewerDep, org_id: DbId, user_id: DbId
+) -> Response:
     form = await request.form()
     auth.check_csrf(str(form.get("csrf_token", "")), viewer.csrf)
     actor_role = _manager(request, viewer, org_id)
@@ -168,7 +171,7 @@ async def change_member(request: Request, viewer: ViewerDep, org_id: int, user_i
 def organisation_settings(
     request: Request,
     viewer: ViewerDep,
-    org_id: int,
+    org_id: DbId,
     require_2fa: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
@@ -184,7 +187,7 @@ def organisation_settings(
 
 
 @router.get("/organisations/{org_id}/audit")
-def audit_page(request: Request, viewer: ViewerDep, org_id: int) -> Response:
+def audit_page(request: Request, viewer: ViewerDep, org_id: DbId) -> Response:
     _manager(request, viewer, org_id)
     with ctx_of(request).engine.connect() as conn:
         entries = audit.entries(conn, org_id, limit=500)
@@ -198,7 +201,7 @@ def audit_page(request: Request, viewer: ViewerDep, org_id: int) -> Response:
 def delete_organisation(
     request: Request,
     viewer: ViewerDep,
-    org_id: int,
+    org_id: DbId,
     csrf_token: Annotated[str, Form()] = "",
     confirm: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:

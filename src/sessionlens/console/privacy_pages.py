@@ -20,6 +20,7 @@ from sessionlens.privacy import PrivacySettings
 from sessionlens.projects import Project
 from sessionlens.recordings import retention
 from sessionlens.web import auth
+from sessionlens.web.params import DbId
 
 router = APIRouter(include_in_schema=False)
 LISTS = (
@@ -70,14 +71,14 @@ def _days(raw: str, project: Project) -> int:
 
 @router.get("/projects/{project_id}/privacy")
 def privacy_form(
-    request: Request, viewer: ViewerDep, project_id: int, saved: bool = False
+    request: Request, viewer: ViewerDep, project_id: DbId, saved: bool = False
 ) -> Response:
     project, role = project_for(request, viewer, project_id)
     return _page(request, viewer, project, role, project.privacy, saved=saved)
 
 
 @router.post("/projects/{project_id}/privacy")
-async def save_privacy(request: Request, viewer: ViewerDep, project_id: int) -> Response:
+async def save_privacy(request: Request, viewer: ViewerDep, project_id: DbId) -> Response:
     form = await request.form()
     auth.check_csrf(str(form.get("csrf_token", "")), viewer.csrf)
     project, role = project_for(request, viewer, project_id)

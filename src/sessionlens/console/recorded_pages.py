@@ -8,6 +8,7 @@ from sessionlens import privacy
 from sessionlens.console.common import ViewerDep, ctx_of, project_for, render
 from sessionlens.recordings import queries
 from sessionlens.recordings.retention import retention_days
+from sessionlens.web.params import DbId
 
 router = APIRouter(include_in_schema=False)
 
@@ -25,7 +26,7 @@ ALWAYS = (
 
 @router.get("/projects/{project_id}/recorded")
 def recorded(
-    request: Request, viewer: ViewerDep, project_id: int, session: str | None = None
+    request: Request, viewer: ViewerDep, project_id: DbId, session: str | None = None
 ) -> Response:
     project, role = project_for(request, viewer, project_id)
     with ctx_of(request).engine.connect() as conn:

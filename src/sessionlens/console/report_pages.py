@@ -11,6 +11,7 @@ from sessionlens.analytics.period import PeriodError, default_unit, parse_period
 from sessionlens.api.reports import report
 from sessionlens.console.charts import line_chart
 from sessionlens.console.common import ViewerDep, ctx_of, project_for, render
+from sessionlens.web.params import DbId
 
 router = APIRouter(include_in_schema=False)
 KINDS = ("overview", "timeseries", "pages", "sources", "utm", "params", "devices", "countries")
@@ -20,7 +21,7 @@ KINDS = ("overview", "timeseries", "pages", "sources", "utm", "params", "devices
 def reports_page(
     request: Request,
     viewer: ViewerDep,
-    project_id: int,
+    project_id: DbId,
     start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
     end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
     unit: Literal["hour", "day", "week"] | None = None,

@@ -12,10 +12,11 @@ from sessionlens import projects
 from sessionlens.accounts import audit
 from sessionlens.analytics import search, segments
 from sessionlens.analytics.sources import GROUPS
-from sessionlens.console.common import ViewerDep, address_of, ctx_of, project_for, render
+from sessionlens.console.common import MANAGERS, ViewerDep, address_of, ctx_of, project_for, render
 from sessionlens.recordings import queries
 from sessionlens.web import auth
 from sessionlens.web.auth import Viewer
+from sessionlens.web.params import DbId
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 50
@@ -45,7 +46,7 @@ def project_list(request: Request, viewer: ViewerDep) -> Response:
 def project_sessions(
     request: Request,
     viewer: ViewerDep,
-    project_id: int,
+    project_id: DbId,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     found, role = project_for(request, viewer, project_id)
@@ -83,7 +84,7 @@ def project_sessions(
 def save_segment(
     request: Request,
     viewer: ViewerDep,
-    project_id: int,
+    project_id: DbId,
     name: Annotated[str, Form(max_length=200)] = "",
     query: Annotated[str, Form(max_length=4000)] = "",
     csrf_token: Annotated[str, Form()] = "",
@@ -103,15 +104,20 @@ def save_segment(
 def delete_segment(
     request: Request,
     viewer: ViewerDep,
-    project_id: int,
-    segment_id: int,
+    project_id: DbId,
+    segment_id: DbId,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
+    """Anyone may delete the segments they saved; owners and admins any segment."""
     auth.check_csrf(csrf_token, viewer.csrf)
-    found, _ = project_for(request, viewer, project_id)
+    found, role = project_for(request, viewer, project_id)
     with _ctx(request).engine.begin() as conn:
-        if not segments.remove(conn, found.id, segment_id):
+        saved_by = segments.owner_of(conn, found.id, segment_id)
+        if saved_by is False:
             raise HTTPException(404, "No such segment.")
+        if saved_by != viewer.user.id and role not in MANAGERS:
+            raise HTTPException(403, "Only who saved a segment, or an admin, may delete it.")
+        segments.remove(conn, found.id, segment_id)
     return RedirectResponse(f"/projects/{found.id}", status_code=303)
 
 

@@ -22,6 +22,7 @@ from sessionlens.projects import Project
 from sessionlens.recordings import subjects
 from sessionlens.recordings.subjects import By
 from sessionlens.web import auth
+from sessionlens.web.params import DbId
 
 router = APIRouter(include_in_schema=False)
 ByParam = Annotated[By, Query()]
@@ -48,7 +49,7 @@ def _audit(
 def visitor_search(
     request: Request,
     viewer: ViewerDep,
-    project_id: int,
+    project_id: DbId,
     by: ByParam = "visitor",
     id: Annotated[str, Query(max_length=200)] = "",
     erased: int | None = None,
@@ -82,7 +83,7 @@ def visitor_search(
 def visitor_export(
     request: Request,
     viewer: ViewerDep,
-    project_id: int,
+    project_id: DbId,
     by: ByParam,
     id: Annotated[str, Query(min_length=1, max_length=200)],
 ) -> Response:
@@ -109,7 +110,7 @@ def visitor_export(
 def visitor_erase(
     request: Request,
     viewer: ViewerDep,
-    project_id: int,
+    project_id: DbId,
     by: Annotated[By, Form()],
     id: Annotated[str, Form(max_length=200)],
     csrf_token: Annotated[str, Form()] = "",

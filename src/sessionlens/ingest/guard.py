@@ -6,14 +6,18 @@ the raw JSON bytes instead (docs/privacy.md, "Server guard"):
 
 - Candidates are found with C-speed primitives (bytes.translate, bytes.find, regexes with a
   literal first byte), and only candidates reach Python code.
-- A candidate made of characters that cannot occur outside a JSON string (a space or dash
-  between digits, '+', '(', '@') lies inside a string whenever the batch is valid JSON.
+- A candidate made of characters that cannot occur outside a JSON string (a space, dash or
+  '+' between digits, '+' or '(' before one, '@') lies inside a string in any valid JSON.
 - A plain digit run can also be a JSON number (an rrweb timestamp has 13 digits, and about
   one in ten passes the Luhn check): it is masked only when the count of unescaped quotes
   before it is odd, that is when it lies inside a string. Numbers are never changed.
-- Near an escape sequence the raw bytes differ from the decoded text, so a candidate there
-  (or a \\u0020-\\u007f escape anywhere, which can hide a digit or letter) sends the batch
-  to the exact path: each string is decoded, scanned and re-encoded on its own.
+- Escapes: decoded, an escape stands for '"', '\\', '/', a control character or a non-ASCII
+  one, and none of these can be part of a match. So the raw bytes give the same answers if a
+  run that starts in an escape's tail (the n of \\n, the hex digits of \\u00e9) is cut
+  after it, and a byte before a candidate that ends an escape is read as what it stands for.
+  Where they could still differ (a \\u0020-\\u007f escape anywhere, which can hide a digit
+  or a letter; \\/ right after a candidate) the batch goes to the exact path: each string is
+  decoded, scanned with the same passes and re-encoded on its own.
 
 Masks keep the length: a masked character becomes '*', so a replay keeps its layout. Only
 ASCII letters, digits and punctuation inside strings are replaced, so a valid batch stays
@@ -51,23 +55,32 @@ _WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234567
 _NOT_BEFORE_MARKED_PHONE = _WORD | frozenset(b"+")
 _NOT_BEFORE_NATIONAL_PHONE = _WORD | frozenset(b"+()/.,")
 _NUMBER_GLUE = frozenset(b".,:/")
+_COLON, _QUOTE, _BACKSLASH = ord(":"), ord('"'), ord("\\")
+# Bytes before a digit that may be part of \uXXXX (a hex digit would be in the stretch).
+_UNICODE_ESCAPE_LETTERS = frozenset(b"uABCDEFabcdef")
+# Escapes that stand for themselves; every other one left (\u0020-\u007f send the batch to
+# the exact path) stands for a control or non-ASCII character, outside every pattern.
+_SELF_ESCAPED = frozenset(b'"\\/')
 
 _MASK_DIGITS = bytes.maketrans(b"0123456789", b"*" * 10)
 _MASK_EMAIL = bytes(64 if byte == 64 else 42 for byte in range(256))  # all but '@' -> '*'
 _VALUE = bytes.maketrans(b"0123456789", bytes(range(10)))
 _DOUBLED = bytes.maketrans(b"0123456789", bytes((0, 2, 4, 6, 8, 1, 3, 5, 7, 9)))
-# 0 for the bytes a digit run is made of (digits, space, dash), 1 for every other byte.
-_RUN_BYTES = bytes(0 if byte in b"0123456789 -" else 1 for byte in range(256))
+# 0 for the bytes a digit run is made of (digits and separators), 1 for every other byte.
+_RUN_BYTES = bytes(0 if byte in b"0123456789 -+" else 1 for byte in range(256))
 
-# A run: digits with at most one space or dash between two of them. Each repetition takes
-# exactly one digit, so the match is linear (no backtracking blow-up).
-_RUN = re.compile(rb"[0-9](?:[ \-]?[0-9])*")
+# A card run: digits with at most one space, dash or '+' (a space in a form-encoded URL)
+# between two of them. Each repetition takes exactly one digit, so the match is linear.
+_CARD_RUN = re.compile(rb"[0-9](?:[ +\-]?[0-9])*")
+_PHONE_RUN = re.compile(rb"[0-9](?:[ \-]?[0-9])*")
 _GROUP = re.compile(rb"[0-9]+")
 _ESCAPE = re.compile(rb"\\(.)", re.DOTALL)
 # \u0020-\u007f: an escape that can stand for a digit, a letter or a separator.
 _ESCAPED_ASCII = re.compile(rb"\\u00[2-7]")
 _JSON_STRING = re.compile(rb'"([^"\\]*(?:\\.[^"\\]*)*)"', re.DOTALL)
-_EMAIL_LOCAL_REVERSED = re.compile(rb"[A-Za-z0-9._%+\-]{1,65}")
+_EMAIL_LOCAL = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
+_AT_BEFORE_DOMAIN = re.compile(rb"@(?=[A-Za-z0-9])")
+_EMAIL_LOCAL_REVERSED = re.compile(rb"[A-Za-z0-9._%+\-]{1,64}")
 _EMAIL_DOMAIN = re.compile(
     rb"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,63})(?![A-Za-z0-9\-])"
 )
@@ -87,39 +100,91 @@ class Scrubbed:
     replaced: int  # how many runs were replaced
 
 
+class _Undecidable(Exception):
+    """Raw bytes next to an escape sequence: only the decoded text can tell."""
+
+
 class _Hit(NamedTuple):
     start: int
     end: int
     mask: bytes  # a bytes.translate table
-    maybe_number: bool = False  # a plain digit run, which may be a JSON number
 
 
 class _Scan:
     """One buffer being scanned by the passes in turn, and what is worth computing once."""
 
-    def __init__(self, raw: bytes) -> None:
+    def __init__(self, raw: bytes, json: bool, min_stretch: int) -> None:
         self.raw = raw
+        self.json = json  # raw is a JSON text, not strings joined with '"'
         self.buf: Buffer = raw  # becomes a bytearray at the first replacement
-        self._flags: bytes | None = None
+        self.min_stretch = min_stretch
+        self._stretches: tuple[list[tuple[int, int]], list[tuple[int, int]]] | None = None
+        self._quotes_at = 0
+        self._quotes_inside = False
+
+    def in_string(self, pos: int) -> bool:
+        """Whether pos lies inside a JSON string: the unescaped quotes before it are odd.
+
+        Asked in increasing order, so each call counts only from the last position. A digit
+        is never the second byte of an escape pair, so the pairs never straddle pos.
+        """
+        if not self.json:
+            return True
+        if pos < self._quotes_at:
+            self._quotes_at, self._quotes_inside = 0, False
+        raw, begin = self.raw, self._quotes_at
+        quotes = raw.count(b'"', begin, pos)
+        if raw.find(b"\\", begin, pos) != -1:
+            quotes -= _ESCAPE.findall(raw, begin, pos).count(b'"')
+        self._quotes_at = pos
+        self._quotes_inside ^= quotes % 2 == 1
+        return self._quotes_inside
 
     @property
-    def flags(self) -> bytes:
-        """_RUN_BYTES of raw. Masks only turn digits into '*', so its stretches still hold
-        every digit run of buf (with stars in them where something was masked)."""
-        if self._flags is None:
-            self._flags = self.raw.translate(_RUN_BYTES)
-        return self._flags
+    def stretches(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Maximal stretches of digits and separators in raw, at least min_stretch long:
+        those that are one number of 13-19 digits, and those with a separator in them.
+        Masks only turn digits into '*', so these still hold every digit run of buf.
 
-    def stretches(self, min_chars: int) -> Iterator[tuple[int, int]]:
-        """Maximal stretches of digits, spaces and dashes at least min_chars long."""
-        flags = self.flags
-        needle = bytes(min_chars)
-        pos = 0
-        while (start := flags.find(needle, pos)) != -1:
-            pos = flags.find(b"\x01", start)
-            if pos == -1:
-                pos = len(flags)
-            yield start, pos
+        In JSON, a stretch right after a key ("timestamp":1764000000000) is skipped: a quote
+        after a letter or digit closes a string (outside strings, letters and digits are
+        only in true, false, null and numbers, which no quote may follow), a string closed
+        right before ':' is a key, and what follows up to the next comma or bracket is a
+        number. This settles the commonest candidate without a Luhn check or quote count.
+        """
+        if self._stretches is None:
+            raw = self.raw
+            flags = raw.translate(_RUN_BYTES)
+            needle = bytes(self.min_stretch)
+            plain: list[tuple[int, int]] = []
+            mixed: list[tuple[int, int]] = []
+            end = 0
+            while (start := flags.find(needle, end)) != -1:
+                end = flags.find(b"\x01", start)
+                if end == -1:
+                    end = len(flags)
+                if self.json and start:
+                    before = raw[start - 1]
+                    if (
+                        before == _COLON
+                        and start >= 3
+                        and raw[start - 2] == _QUOTE
+                        and raw[start - 3] in _WORD
+                    ):
+                        continue  # a number after a key
+                    if before in _UNICODE_ESCAPE_LETTERS:
+                        escape_end = _escape_end(raw, start)
+                        if escape_end != -1:
+                            # The hex digits of \u00e9 or \u0800 are no digits of the text.
+                            start = escape_end
+                            if end - start < self.min_stretch:
+                                continue
+                if not raw[start:end].isdigit():
+                    mixed.append((start, end))
+                elif end - start in CARD_DIGITS:
+                    plain.append((start, end))
+            self._stretches = plain, mixed
+        return self._stretches
 
 
 _Pass = Callable[[_Scan], Iterator[_Hit]]
@@ -155,19 +220,23 @@ def _digit_count(run: Buffer) -> int:
 def _cards(scan: _Scan) -> Iterator[_Hit]:
     """13-19 digit runs that pass the Luhn check, alone or as whole groups of a longer run."""
     buf = scan.buf
-    for start, end in scan.stretches(CARD_DIGITS.start):
-        stretch = buf[start:end]
-        if stretch.isdigit():  # the common case: one number, such as a timestamp
-            if end - start in CARD_DIGITS and _luhn(stretch):
-                yield _Hit(start, end, _MASK_DIGITS, maybe_number=True)
+    plain, mixed = scan.stretches
+    for start, end in plain:
+        if _luhn(buf[start:end]) and scan.in_string(start):
+            yield _Hit(start, end, _MASK_DIGITS)
+    for start, end in mixed:
+        if end - start < CARD_DIGITS.start:
             continue
-        for run in _RUN.finditer(buf, start, end):
-            digits = _digit_count(run.group())
-            if digits in CARD_DIGITS and _luhn(run.group().translate(None, b" -")):
-                plain = digits == run.end() - run.start()
-                yield _Hit(run.start(), run.end(), _MASK_DIGITS, maybe_number=plain)
-            elif CARD_DIGITS.start < digits <= MAX_SPLIT_DIGITS:
-                yield from _cards_within(run.start(), run.group())
+        for run in _CARD_RUN.finditer(buf, start, end):
+            text = run.group()
+            digits = _digit_count(text)
+            separated = digits != len(text)
+            if digits in CARD_DIGITS and _luhn(text.translate(None, b" -+")):
+                # A run with a separator cannot be a JSON number; a plain one can.
+                if separated or scan.in_string(run.start()):
+                    yield _Hit(run.start(), run.end(), _MASK_DIGITS)
+            elif separated and CARD_DIGITS.start < digits <= MAX_SPLIT_DIGITS:
+                yield from _cards_within(run.start(), text)
 
 
 def _cards_within(offset: int, run: bytes) -> Iterator[_Hit]:
@@ -190,7 +259,7 @@ def _cards_within(offset: int, run: bytes) -> Iterator[_Hit]:
                 ends.append(last)
         for last in reversed(ends):  # the longest window first
             start, end = groups[first][0], groups[last][1]
-            if _luhn(run[start:end].translate(None, b" -")):
+            if _luhn(run[start:end].translate(None, b" -+")):
                 yield _Hit(offset + start, offset + end, _MASK_DIGITS)
                 first = last
                 break
@@ -198,17 +267,25 @@ def _cards_within(offset: int, run: bytes) -> Iterator[_Hit]:
 
 
 def _emails(scan: _Scan) -> Iterator[_Hit]:
-    """local@domain.tld: the local part and domain masked, the '@' kept."""
+    """local@domain.tld: the local part (up to 64 characters) and domain masked, '@' kept."""
     buf = scan.buf
-    at = buf.find(b"@")
-    while at != -1:
-        local = _EMAIL_LOCAL_REVERSED.match(buf[max(0, at - 65) : at][::-1])
-        domain = _EMAIL_DOMAIN.match(buf, at + 1) if local and local.end() <= 64 else None
-        if local and domain and domain.group(1).lower() not in FILE_EXTENSIONS:
-            yield _Hit(at - local.end(), domain.end(), _MASK_EMAIL)
-            at = buf.find(b"@", domain.end())
-        else:
-            at = buf.find(b"@", at + 1)
+    done = 0
+    if b"@" not in buf:  # memchr: far cheaper than starting the regex on most batches
+        return
+    for found in _AT_BEFORE_DOMAIN.finditer(buf):
+        at = found.start()
+        if at < done or not at or buf[at - 1] not in _EMAIL_LOCAL:
+            continue
+        local = _EMAIL_LOCAL_REVERSED.match(buf[max(0, at - 64) : at][::-1])
+        start = at - local.end() if local else at
+        if scan.json and start < at:
+            # Scanning back, the local part may run into the n of \n or the e9 of \u00e9.
+            escape_end = _escape_end(scan.raw, start)
+            start = start if escape_end == -1 else escape_end
+        domain = _EMAIL_DOMAIN.match(buf, at + 1) if start < at else None
+        if domain and domain.group(1).lower() not in FILE_EXTENSIONS:
+            yield _Hit(start, domain.end(), _MASK_EMAIL)
+            done = domain.end()
 
 
 def _ends_cleanly(buf: Buffer, end: int) -> bool:
@@ -222,12 +299,17 @@ def _ends_cleanly(buf: Buffer, end: int) -> bool:
 
 
 def _marked_phones(
-    buf: Buffer, start: re.Pattern[bytes], phone: re.Pattern[bytes]
+    scan: _Scan, mark: bytes, start: re.Pattern[bytes], phone: re.Pattern[bytes]
 ) -> Iterator[_Hit]:
+    buf = scan.buf
     done = 0
+    if mark not in buf:  # memchr: far cheaper than starting the regex on most batches
+        return
     for found in start.finditer(buf):
         begin = found.start()
-        if begin < done or (begin > 0 and buf[begin - 1] in _NOT_BEFORE_MARKED_PHONE):
+        if begin < done:
+            continue
+        if _turned_down_by(scan, begin, _NOT_BEFORE_MARKED_PHONE):
             continue
         match = phone.match(buf, begin)
         if match is None:
@@ -240,28 +322,26 @@ def _marked_phones(
 
 def _international_phones(scan: _Scan) -> Iterator[_Hit]:
     """Phones that start with '+'."""
-    return _marked_phones(scan.buf, _PLUS_DIGIT, _INTERNATIONAL_PHONE)
+    return _marked_phones(scan, b"+", _PLUS_DIGIT, _INTERNATIONAL_PHONE)
 
 
 def _area_phones(scan: _Scan) -> Iterator[_Hit]:
     """Phones that start with an area code in parentheses."""
-    return _marked_phones(scan.buf, _PAREN_DIGIT, _AREA_PHONE)
+    return _marked_phones(scan, b"(", _PAREN_DIGIT, _AREA_PHONE)
 
 
 def _national_phones(scan: _Scan) -> Iterator[_Hit]:
     """Phones in groups of 2+ digits split by spaces or dashes: "020 7946 0958"."""
     buf = scan.buf
-    for stretch_start, stretch_end in scan.stretches(NATIONAL_PHONE_DIGITS.start + 1):
-        if buf[stretch_start:stretch_end].isdigit():
-            continue  # no separator: a bare number is not taken for a phone
-        for run in _RUN.finditer(buf, stretch_start, stretch_end):
+    for stretch_start, stretch_end in scan.stretches[1]:  # a bare number is not a phone
+        for run in _PHONE_RUN.finditer(buf, stretch_start, stretch_end):
             groups = run.group().replace(b"-", b" ").split(b" ")
             if len(groups) < 2 or min(len(group) for group in groups) < 2:
                 continue
             if sum(len(group) for group in groups) not in NATIONAL_PHONE_DIGITS:
                 continue
             start, end = run.span()
-            if start > 0 and buf[start - 1] in _NOT_BEFORE_NATIONAL_PHONE:
+            if _turned_down_by(scan, start, _NOT_BEFORE_NATIONAL_PHONE):
                 continue
             if _ends_cleanly(buf, end):
                 yield _Hit(start, end, _MASK_DIGITS)
@@ -282,6 +362,7 @@ _passes_cache: dict[tuple[str, ...], tuple[_Pass, ...]] = {}
 
 
 def _passes(extra: tuple[str, ...]) -> tuple[_Pass, ...]:
+    extra = tuple(extra)  # a list would do as well, but cannot be a cache key
     passes = _passes_cache.get(extra)
     if passes is not None:
         return passes
@@ -297,45 +378,53 @@ def _passes(extra: tuple[str, ...]) -> tuple[_Pass, ...]:
     return passes
 
 
-class _Quotes:
-    """Whether a position lies inside a JSON string, counting unescaped quotes as it goes."""
-
-    def __init__(self, raw: bytes) -> None:
-        self.raw = raw
-        self.pos = 0
-        self.inside = False
-
-    def inside_at(self, pos: int) -> bool:
-        # Asked in increasing order, at positions that are not inside an escape sequence.
-        if pos < self.pos:
-            self.pos, self.inside = 0, False
-        quotes = self.raw.count(b'"', self.pos, pos)
-        if self.raw.find(b"\\", self.pos, pos) != -1:
-            quotes -= _ESCAPE.findall(self.raw, self.pos, pos).count(b'"')
-        self.inside ^= quotes % 2 == 1
-        self.pos = pos
-        return self.inside
+def _min_stretch(passes: tuple[_Pass, ...]) -> int:
+    # A national phone has 9 digits and a separator; a card, 13 digits.
+    return NATIONAL_PHONE_DIGITS.start + 1 if _national_phones in passes else CARD_DIGITS.start
 
 
-def _near_escape(buf: Buffer, start: int, end: int) -> bool:
-    # \uXXXX is the longest escape: 6 bytes before the start cover any that ends there.
-    return buf.find(b"\\", max(0, start - 6), start) != -1 or buf.find(b"\\", end, end + 2) != -1
+def _escape_end(raw: bytes, pos: int) -> int:
+    """Where the escape sequence that pos lies in (after its backslash) ends, or -1."""
+    slash = raw.rfind(b"\\", max(0, pos - 5), pos)
+    if slash == -1:
+        return -1
+    first = slash
+    while first and raw[first - 1] == _BACKSLASH:
+        first -= 1
+    if (slash - first) % 2:
+        return -1  # this backslash is the second one of \\, which ends before pos
+    end = slash + (6 if raw[slash + 1 : slash + 2] == b"u" else 2)
+    return end if pos < end else -1
 
 
-def _apply(scan: _Scan, passes: tuple[_Pass, ...], json: bool) -> int | None:
-    """Run the passes over scan.buf; the count of hits masked, or None when raw is JSON
-    (json=True) and a hit is too close to an escape sequence to be judged on raw bytes."""
-    quotes: _Quotes | None = None
+def _turned_down_by(scan: _Scan, pos: int, not_before: frozenset[int]) -> bool:
+    """Whether the character before pos rules a match at pos out.
+
+    In JSON the byte before may end an escape (the n of \\n, the 9 of \\u00e9): it then
+    stands for a control or non-ASCII character, which rules nothing out.
+    """
+    if not pos or scan.buf[pos - 1] not in not_before:
+        return False
+    if not scan.json or scan.buf[pos - 1] in _SELF_ESCAPED:
+        return True
+    return _escape_end(scan.raw, pos - 1) != pos
+
+
+def _apply(scan: _Scan, passes: tuple[_Pass, ...]) -> int:
+    """Run the passes over scan.buf in turn; how many hits were masked.
+
+    On JSON bytes, raises _Undecidable where the bytes and the decoded text could tell
+    different stories about a candidate next to an escape sequence.
+    """
     replaced = 0
     for find in passes:
         for hit in list(find(scan)):
-            if json:
-                if _near_escape(scan.raw, hit.start, hit.end):
-                    return None
-                if hit.maybe_number:
-                    quotes = quotes or _Quotes(scan.raw)
-                    if not quotes.inside_at(hit.start):
-                        continue  # a JSON number, such as a timestamp
+            # A hit must not start inside an escape (\njane@... reads "njane" in raw bytes),
+            # nor end before \/, where the raw bytes do not show the '/' that follows.
+            if scan.json and (
+                _escape_end(scan.raw, hit.start) != -1 or scan.raw[hit.end : hit.end + 2] == b"\\/"
+            ):
+                raise _Undecidable
             if isinstance(scan.buf, bytes):
                 scan.buf = bytearray(scan.buf)
             scan.buf[hit.start : hit.end] = scan.buf[hit.start : hit.end].translate(hit.mask)
@@ -346,11 +435,12 @@ def _apply(scan: _Scan, passes: tuple[_Pass, ...], json: bool) -> int | None:
 def scrub_fast(raw: bytes, extra: tuple[str, ...] = ()) -> Scrubbed | None:
     """The raw-bytes scan alone: None when the batch needs the exact path."""
     passes = _passes(extra)
-    if _ESCAPED_ASCII.search(raw):
+    if b"\\" in raw and _ESCAPED_ASCII.search(raw):
         return None
-    scan = _Scan(raw)
-    replaced = _apply(scan, passes, json=True)
-    if replaced is None:
+    scan = _Scan(raw, json=True, min_stretch=_min_stretch(passes))
+    try:
+        replaced = _apply(scan, passes)
+    except _Undecidable:
         return None
     return Scrubbed(raw if scan.buf is raw else bytes(scan.buf), replaced)
 
@@ -365,8 +455,8 @@ def scrub_exact(raw: bytes, extra: tuple[str, ...] = ()) -> Scrubbed:
     parts = _JSON_STRING.split(raw)  # structure, string, structure, string, ..., structure
     texts: list[bytes] = [_decoded(part) if b"\\" in part else part for part in parts[1::2]]
     # Joined with '"', the strings meet the same boundaries as in the JSON text.
-    scan = _Scan(b'"'.join(texts))
-    replaced = _apply(scan, passes, json=False) or 0
+    scan = _Scan(b'"'.join(texts), json=False, min_stretch=_min_stretch(passes))
+    replaced = _apply(scan, passes)
     if not replaced:
         return Scrubbed(raw, 0)
     pos = 0

@@ -19,6 +19,7 @@ from sessionlens.ingest.body import (
     read_capped,
 )
 from sessionlens.ingest.geo import lookup_for
+from sessionlens.ingest.guard import scrub
 from sessionlens.ingest.ratelimit import IngestLimits
 from sessionlens.ingest.schema import BatchError, encode_batch, parse_batch
 from sessionlens.ingest.urls import strip_batch_urls
@@ -125,6 +126,9 @@ async def receive_batch(project_key: str, request: Request) -> Response:
         raw = await run_in_threadpool(
             decode, compressed, request.headers.get("content-encoding", "")
         )
+        # The server guard: card numbers (and the project's extra patterns) are masked in
+        # every string before anything is parsed further or written.
+        raw = (await run_in_threadpool(scrub, raw, project.privacy.extra_patterns)).body
         batch = await run_in_threadpool(parse_batch, raw)
         if strip_batch_urls(batch, project.privacy.denylist()):
             raw = encode_batch(batch)
