@@ -59,6 +59,7 @@ services:
 
 bench: install build
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/guard.py
 
 clean:
 	rm -rf $(STAMPS) $(BUILD) client/node_modules
