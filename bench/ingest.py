@@ -32,7 +32,7 @@ from sessionlens import config, projects
 from sessionlens.accounts import users
 from sessionlens.app import create_app
 from sessionlens.context import Context
-from sessionlens.ingest import body, log, schema
+from sessionlens.ingest import body, guard, log, schema
 from sessionlens.ingest.routes import truncate_address
 from sessionlens.ingest.urls import strip_batch_urls
 from sessionlens.processing.processor import Processor
@@ -110,10 +110,11 @@ def baseline(corpus: Corpus) -> tuple[float, int]:
 def ingest_path(ctx: Context, project: projects.Project, corpus: Corpus) -> float:
     """What receive_batch does per request, without HTTP and the project lookup."""
     denylist = project.privacy.denylist()
+    presets = project.privacy.extra_patterns
     address = truncate_address(CLIENT_ADDRESS)
     start = time.perf_counter()
     for item in corpus.bodies:
-        raw = body.decode(item.gzip, "gzip")
+        raw = guard.scrub(body.decode(item.gzip, "gzip"), presets).body
         batch = schema.parse_batch(raw)
         if strip_batch_urls(batch, denylist):
             raw = schema.encode_batch(batch)

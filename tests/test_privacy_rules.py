@@ -175,4 +175,5 @@ def test_project_denylist_entries_match_whatever_their_case() -> None:
     assert privacy.param_denied("myref", ("myRef",))
     assert privacy.param_denied("MYREF", ("myref",))
     assert privacy.strip_url("https://a.example/?myRef=1&q=2", ("myRef",)) == (
-        "https://a.example/?q=2")
+        "https://a.example/?q=2"
+    )
