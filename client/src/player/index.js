@@ -8,6 +8,8 @@
 // loading got: loading, ready (first frame shown), complete, error.
 
 import { previewRules } from './preview.js';
+import { Timeline } from './timeline.js';
+import { followTime, isPlaying, keyboardShortcuts, linkToMoment, markInactive, startOffset } from './controls.js';
 import rrwebPlayer from 'rrweb-player';
 import 'rrweb-player/dist/style.css';
 import './player.css';
@@ -48,6 +50,10 @@ function frameSize(container, meta) {
   const ratio = recorded ? recorded.height / recorded.width : 9 / 16;
   const maxHeight = Math.max(240, (window.innerHeight || 800) - CONTROLLER_HEIGHT - 40);
   return { width, height: Math.round(Math.min(width * ratio, maxHeight)) };
+}
+
+function validEvents(events) {
+  return Array.isArray(events) ? events.filter((e) => e && typeof e.type === 'number' && typeof e.timestamp === 'number') : [];
 }
 
 // Adding events one by one through the player refreshes the controller each
@@ -141,6 +147,23 @@ async function loadFirstEvents(blocks) {
   return { events, next };
 }
 
+// The timeline list, shortcuts and moment link; each piece is optional in the page.
+function setUpTimeline(container, player, events) {
+  keyboardShortcuts(() => player);
+  linkToMoment(document.getElementById('moment-link'), document.getElementById('moment-url'), () => player);
+  markInactive(container, events);
+  const list = document.getElementById('timeline');
+  if (!list) return null;
+  const timeline = new Timeline(list, {
+    seek: (offset, kind) => player.goto(kind === 'page' ? pageOffset(player, offset) : offset, isPlaying(player)),
+    getMirror: () => player.getReplayer().getMirror(),
+    consolePanel: document.getElementById('console'),
+  });
+  timeline.add(events);
+  followTime(container, player, (ms) => timeline.highlight(ms));
+  return timeline;
+}
+
 export async function start(container) {
   setState(container, 'loading');
   let player = null;
@@ -179,13 +202,29 @@ export async function start(container) {
   }
   window.sessionlensPlayer = player;
   resize(container, player, meta);
+  const loaded = events.slice();
+  const timeline = setUpTimeline(container, player, events);
   setState(container, 'ready');
   followResize(container, player, meta);
+  // ?t=: seek once the loaded events reach that moment (or everything is loaded).
+  let fromLink = startOffset(location.search);
+  const seekFromLink = (done) => {
+    const reached = loaded[loaded.length - 1].timestamp - loaded[0].timestamp;
+    if (fromLink === null || (reached < fromLink && !done)) return;
+    player.goto(Math.min(fromLink, reached));
+    fromLink = null;
+  };
   if (wantedOffset() !== null) player.goto(pageOffset(player, wantedOffset()));
+  else seekFromLink(first.next >= blocks.length);
 
   for (let i = first.next; i < blocks.length; i++) {
     try {
-      appendEvents(player, await getJson(blocks[i].url));
+      const more = validEvents(await getJson(blocks[i].url));
+      appendEvents(player, more);
+      if (timeline) timeline.add(more);
+      for (const event of more) loaded.push(event);
+      markInactive(container, loaded);
+      seekFromLink(i === blocks.length - 1);
     } catch (err) {
       message(container, 'Only part of this recording could be loaded (' + err.message + ').', false);
       setState(container, 'partial');
