@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request, Response
 from fastapi.templating import Jinja2Templates
 
 from sessionlens import projects
+from sessionlens.accounts import audit
 from sessionlens.console import formatting
 from sessionlens.context import Context
 from sessionlens.ingest.routes import truncate_address
@@ -49,3 +50,27 @@ def project_for(request: Request, viewer: Viewer, project_id: int) -> tuple[Proj
 def require_manager(role: str) -> None:
     if role not in MANAGERS:
         raise HTTPException(403, "Only owners and admins of the organisation may do this.")
+
+
+def record_action(
+    request: Request,
+    viewer: Viewer,
+    organisation_id: int | None,
+    action: str,
+    object_type: str = "",
+    object_id: str = "",
+    detail: dict[str, object] | None = None,
+) -> None:
+    """Write one audit entry for something a console user did, in its own transaction."""
+    with ctx_of(request).engine.begin() as conn:
+        audit.record(
+            conn,
+            organisation_id=organisation_id,
+            user_id=viewer.user.id,
+            actor=viewer.user.email,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            detail=detail,
+            address=address_of(request),
+        )

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sessionlens import projects
 from sessionlens.accounts import audit, mail, members, onetime, twofactor
 from sessionlens.accounts.users import ROLES, AccountError, normalise_email
-from sessionlens.console.common import ViewerDep, address_of, ctx_of, render
+from sessionlens.console.common import ViewerDep, ctx_of, record_action, render
 from sessionlens.recordings.subjects import erase_sessions
 from sessionlens.storage.tables import project, session
 from sessionlens.web import auth
@@ -44,18 +44,7 @@ def _audit(
     object_id: str,
     detail: dict[str, object],
 ) -> None:
-    with ctx_of(request).engine.begin() as conn:
-        audit.record(
-            conn,
-            organisation_id=org_id,
-            user_id=viewer.user.id,
-            actor=viewer.user.email,
-            action=action,
-            object_type="user",
-            object_id=object_id,
-            detail=detail,
-            address=address_of(request),
-        )
+    record_action(request, viewer, org_id, action, "user", object_id, detail)
 
 
 @router.get("/organisations")

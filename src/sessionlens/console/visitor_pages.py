@@ -8,13 +8,12 @@ import orjson
 from fastapi import APIRouter, Form, HTTPException, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from sessionlens.accounts import audit
 from sessionlens.console.common import (
     MANAGERS,
     ViewerDep,
-    address_of,
     ctx_of,
     project_for,
+    record_action,
     render,
     require_manager,
 )
@@ -31,18 +30,9 @@ ByParam = Annotated[By, Query()]
 def _audit(
     request: Request, viewer: auth.Viewer, project: Project, action: str, detail: dict[str, object]
 ) -> None:
-    with ctx_of(request).engine.begin() as conn:
-        audit.record(
-            conn,
-            organisation_id=project.organisation_id,
-            user_id=viewer.user.id,
-            actor=viewer.user.email,
-            action=action,
-            object_type="project",
-            object_id=str(project.id),
-            detail=detail,
-            address=address_of(request),
-        )
+    record_action(
+        request, viewer, project.organisation_id, action, "project", str(project.id), detail
+    )
 
 
 @router.get("/projects/{project_id}/visitors")
