@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 import zstandard
-from sqlalchemy import Connection, Engine, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from sessionlens.ingest.schema import Batch
 from sessionlens.storage.tables import ingest_log, utcnow
@@ -61,41 +61,26 @@ def decode(payload: bytes) -> tuple[Envelope, dict[str, Any]]:
     return envelope, orjson.loads(body)
 
 
-def _exists(conn: Connection, project_id: int, batch: Batch) -> bool:
-    return (
-        conn.execute(
-            select(ingest_log.c.id).where(
-                ingest_log.c.project_id == project_id,
-                ingest_log.c.session_client_id == batch.session_id,
-                ingest_log.c.seq == batch.seq,
-            )
-        ).first()
-        is not None
-    )
-
-
 def append(
     engine: Engine, project_id: int, batch: Batch, raw_batch: bytes, envelope: Envelope
 ) -> bool:
     """Durably store a batch; False when this (session, seq) was stored before."""
-    payload = encode(envelope, raw_batch)
-    try:
-        with engine.begin() as conn:
-            if _exists(conn, project_id, batch):
-                return False
-            conn.execute(
-                insert(ingest_log).values(
-                    project_id=project_id,
-                    session_client_id=batch.session_id,
-                    seq=batch.seq,
-                    received_at=envelope.received_at,
-                    payload=payload,
-                )
-            )
-    except IntegrityError:
-        # Another request stored the same batch between our check and insert.
-        return False
-    return True
+    values = {
+        "project_id": project_id,
+        "session_client_id": batch.session_id,
+        "seq": batch.seq,
+        "received_at": envelope.received_at,
+        "payload": encode(envelope, raw_batch),
+    }
+    keys = ["project_id", "session_client_id", "seq"]
+    # One statement: the unique key decides, so a retried batch is a no-op (no race
+    # between a check and the insert, and no extra query on the hot path).
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(ingest_log).values(**values).on_conflict_do_nothing(index_elements=keys)
+    )
+    with engine.begin() as conn:
+        return conn.execute(statement.returning(ingest_log.c.id)).first() is not None
 
 
 def pending(conn: Connection, limit: int) -> list[LogEntry]:
