@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
+from sqlalchemy import Connection
 
 from sessionlens import projects
 from sessionlens.accounts import audit, mail, members, onetime, tokens, users
@@ -175,23 +176,36 @@ def reset(
     return _log_in(request, grant.user_id, "/projects")
 
 
+def _invite_page(
+    request: Request,
+    conn: Connection,
+    token: str,
+    grant: onetime.Grant,
+    existing: bool,
+    status: int = 200,
+    error: str | None = None,
+) -> Response:
+    assert grant.organisation_id is not None
+    return _prelogin(
+        request,
+        "invite.html",
+        status=status,
+        token=token,
+        grant=grant,
+        org_name=members.organisation_name(conn, grant.organisation_id),
+        existing=existing,
+        error=error,
+    )
+
+
 @router.get("/invites/{token}")
 def invite_form(request: Request, token: str) -> Response:
     with ctx_of(request).engine.connect() as conn:
         grant = onetime.peek(conn, "invite", token)
         if grant is None or grant.organisation_id is None:
             raise HTTPException(404, "This invitation is not valid any more; ask for a new one.")
-        existing = users.find_user(conn, grant.email)
-        org_name = members.organisation_name(conn, grant.organisation_id)
-    return _prelogin(
-        request,
-        "invite.html",
-        token=token,
-        grant=grant,
-        org_name=org_name,
-        existing=existing is not None,
-        error=None,
-    )
+        existing = users.find_user(conn, grant.email) is not None
+        return _invite_page(request, conn, token, grant, existing)
 
 
 @router.post("/invites/{token}")
@@ -212,28 +226,10 @@ def accept_invite(
             try:
                 user = users.create_account(conn, grant.email, name, password)
             except users.AccountError as exc:
-                org_name = members.organisation_name(conn, grant.organisation_id)
-                return _prelogin(
-                    request,
-                    "invite.html",
-                    status=400,
-                    token=token,
-                    grant=grant,
-                    org_name=org_name,
-                    existing=False,
-                    error=str(exc),
-                )
+                return _invite_page(request, conn, token, grant, False, 400, str(exc))
         elif users.authenticate(conn, grant.email, password) is None:
-            org_name = members.organisation_name(conn, grant.organisation_id)
-            return _prelogin(
-                request,
-                "invite.html",
-                status=400,
-                token=token,
-                grant=grant,
-                org_name=org_name,
-                existing=True,
-                error="Wrong password for this account.",
+            return _invite_page(
+                request, conn, token, grant, True, 400, "Wrong password for this account."
             )
         onetime.redeem(conn, "invite", token)
         members.add(conn, grant.organisation_id, user.id, grant.role)
