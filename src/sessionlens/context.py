@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
+from starlette.requests import HTTPConnection
 
 from sessionlens.config import Settings
 from sessionlens.storage.blobs import open_blob_store
@@ -32,3 +33,9 @@ class Context:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def ctx_of(request: HTTPConnection) -> Context:
+    """The Context the app was created with, from any request."""
+    ctx: Context = request.app.state.ctx
+    return ctx

@@ -12,7 +12,7 @@ from sessionlens import projects
 from sessionlens.accounts import audit
 from sessionlens.accounts.tokens import ApiCaller
 from sessionlens.api.models import ErrorOut
-from sessionlens.context import Context
+from sessionlens.context import ctx_of
 from sessionlens.web.auth import api_user
 from sessionlens.web.params import DbId
 
@@ -50,7 +50,7 @@ def audit_log(
     org_id: DbId,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> AuditLog:
-    ctx: Context = request.app.state.ctx
+    ctx = ctx_of(request)
     if org_id != caller.organisation_id:
         raise HTTPException(404, "no such organisation")
     with ctx.engine.connect() as conn:

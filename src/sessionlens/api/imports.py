@@ -13,7 +13,7 @@ from sessionlens import projects
 from sessionlens.accounts import audit
 from sessionlens.accounts.tokens import ApiCaller
 from sessionlens.api.models import ErrorOut
-from sessionlens.context import Context
+from sessionlens.context import ctx_of
 from sessionlens.ingest.body import BodyTooLarge, BodyUnreadable, decode, read_capped
 from sessionlens.ingest.guard import scrub
 from sessionlens.ingest.routes import truncate_address
@@ -54,7 +54,7 @@ class Imported(BaseModel):
 async def import_recording(
     request: Request, caller: Annotated[ApiCaller, Depends(api_user)], project_id: DbId
 ) -> Imported:
-    ctx: Context = request.app.state.ctx
+    ctx = ctx_of(request)
 
     def find() -> projects.Project | None:
         with ctx.engine.connect() as conn:

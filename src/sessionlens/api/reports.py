@@ -11,7 +11,7 @@ from sessionlens.accounts.tokens import ApiCaller
 from sessionlens.analytics import reports
 from sessionlens.analytics.period import Period, PeriodError, default_unit, parse_period
 from sessionlens.api.models import ErrorOut
-from sessionlens.context import Context
+from sessionlens.context import ctx_of
 from sessionlens.web.auth import api_user
 from sessionlens.web.params import DbId
 
@@ -61,7 +61,7 @@ def get_report(
     end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
     unit: Literal["hour", "day", "week"] | None = None,
 ) -> dict[str, Any]:
-    ctx: Context = request.app.state.ctx
+    ctx = ctx_of(request)
     try:
         period = parse_period(start, end)
     except PeriodError as exc:

@@ -23,7 +23,7 @@ from sessionlens.api.models import (
     SessionOut,
     SessionPage,
 )
-from sessionlens.context import Context
+from sessionlens.context import ctx_of as _ctx
 from sessionlens.ingest.routes import truncate_address
 from sessionlens.recordings import queries
 from sessionlens.web.auth import api_user
@@ -35,11 +35,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 router = APIRouter(responses=ERRORS)
 UserDep = Annotated[ApiCaller, Depends(api_user)]
-
-
-def _ctx(request: Request) -> Context:
-    ctx: Context = request.app.state.ctx
-    return ctx
 
 
 @router.get("/projects", response_model=ProjectList, summary="Projects visible to the token")

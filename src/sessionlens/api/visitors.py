@@ -13,7 +13,7 @@ from sessionlens import projects
 from sessionlens.accounts import audit
 from sessionlens.accounts.tokens import ApiCaller
 from sessionlens.api.models import ErrorOut
-from sessionlens.context import Context
+from sessionlens.context import ctx_of as _ctx
 from sessionlens.ingest.routes import truncate_address
 from sessionlens.projects import Project
 from sessionlens.recordings import subjects
@@ -50,11 +50,6 @@ class Subject(BaseModel):
 class ErasedOut(BaseModel):
     sessions_erased: int
     blocks_erased: int
-
-
-def _ctx(request: Request) -> Context:
-    ctx: Context = request.app.state.ctx
-    return ctx
 
 
 def _managed_project(request: Request, user: ApiCaller, project_id: DbId) -> Project:

@@ -11,7 +11,7 @@ from fastapi.templating import Jinja2Templates
 from sessionlens import projects
 from sessionlens.accounts import audit
 from sessionlens.console import formatting
-from sessionlens.context import Context
+from sessionlens.context import ctx_of as ctx_of  # re-exported for the page modules
 from sessionlens.ingest.routes import truncate_address
 from sessionlens.projects import Project
 from sessionlens.web import auth
@@ -21,11 +21,6 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 formatting.install(templates.env)
 ViewerDep = Annotated[Viewer, Depends(auth.viewer)]
 MANAGERS = ("owner", "admin")
-
-
-def ctx_of(request: Request) -> Context:
-    ctx: Context = request.app.state.ctx
-    return ctx
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.templating import Jinja2Templates
 
 from sessionlens import bootstrap
-from sessionlens.context import Context
+from sessionlens.context import ctx_of
 from sessionlens.demo import catalog
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -18,7 +18,7 @@ STATIC = Path(__file__).parent / "static"
 
 
 def _page(request: Request, name: str, **extra: Any) -> Response:
-    ctx: Context = request.app.state.ctx
+    ctx = ctx_of(request)
     key = getattr(request.app.state, "demo_key", None)
     if key is None:
         key = bootstrap.demo_key(ctx.engine, ctx.settings)

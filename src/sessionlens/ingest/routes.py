@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from sessionlens import projects
-from sessionlens.context import Context
+from sessionlens.context import ctx_of
 from sessionlens.ingest import log
 from sessionlens.ingest.body import (
     MAX_COMPRESSED,
@@ -54,7 +54,7 @@ def prepare(compressed: bytes, encoding: str, project: Project) -> tuple[Batch, 
 def _limits(request: Request) -> IngestLimits:
     limits: IngestLimits | None = getattr(request.app.state, "ingest_limits", None)
     if limits is None:
-        settings = request.app.state.ctx.settings
+        settings = ctx_of(request).settings
         limits = IngestLimits(settings.ingest_rate_per_project, settings.ingest_rate_per_address)
         request.app.state.ingest_limits = limits
     return limits
@@ -85,7 +85,7 @@ def _origin_allowed(project: Project, origin: str | None) -> bool:
 
 
 async def _project(request: Request, key: str) -> Project | None:
-    ctx: Context = request.app.state.ctx
+    ctx = ctx_of(request)
 
     def lookup() -> Project | None:
         with ctx.engine.connect() as conn:
@@ -112,7 +112,7 @@ async def preflight(project_key: str, request: Request) -> Response:
 
 @router.post("/i/v1/{project_key}/batch")
 async def receive_batch(project_key: str, request: Request) -> Response:
-    ctx: Context = request.app.state.ctx
+    ctx = ctx_of(request)
     origin = request.headers.get("origin")
     project = await _project(request, project_key)
     if project is None:

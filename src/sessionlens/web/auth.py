@@ -10,7 +10,7 @@ from fastapi import HTTPException, Request, Response
 
 from sessionlens.accounts import tokens, twofactor
 from sessionlens.accounts.users import User
-from sessionlens.context import Context
+from sessionlens.context import ctx_of as _ctx
 
 LOGIN_COOKIE = "sl_login"
 PRELOGIN_CSRF_COOKIE = "sl_csrf"
@@ -37,11 +37,6 @@ class Viewer:
     def __init__(self, user: User, csrf: str) -> None:
         self.user = user
         self.csrf = csrf
-
-
-def _ctx(request: Request) -> Context:
-    ctx: Context = request.app.state.ctx
-    return ctx
 
 
 def cookie_secure(request: Request) -> bool:
