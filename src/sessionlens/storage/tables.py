@@ -176,6 +176,8 @@ session = Table(
     Column("country", String(2), nullable=False, default="", server_default=""),
     Column("user_id", String(200), nullable=False, default=""),
     Column("is_returning", Boolean, nullable=False, default=False),
+    # JavaScript errors captured in the session (uncaught, unhandled rejections, console.error)
+    Column("errors", Integer, nullable=False, default=0, server_default="0"),
     Column("raw_bytes", BigInteger, nullable=False, default=0),
     Column("stored_bytes", BigInteger, nullable=False, default=0),
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
@@ -198,6 +200,12 @@ pageview = Table(
     Column("referrer", Text, nullable=False, default=""),
     Column("started_at", UTCDateTime, nullable=False),
     Column("duration_ms", BigInteger, nullable=False, default=0),
+    # Navigation timing of a page load, in ms from the navigation start (null: not measured,
+    # as for SPA navigations, or the page was left before the figure was known)
+    Column("ttfb_ms", Integer),
+    Column("dcl_ms", Integer),
+    Column("load_ms", Integer),
+    Column("lcp_ms", Integer),
     UniqueConstraint("session_id", "ts", "url", name="uq_pageview_session_ts_url"),
 )
 
@@ -327,6 +335,25 @@ session_event = Table(
     Column("name", String(200), nullable=False),
     Column("ts", BigInteger, nullable=False),
     Index("ix_session_event_project_name", "project_id", "name"),
+)
+
+session_error = Table(
+    "session_error",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_id", ForeignKey("session.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    # error (uncaught), rejection (unhandled promise rejection) or console (console.error)
+    Column("kind", String(20), nullable=False),
+    Column("message", Text, nullable=False),
+    # groups the same error across sessions: kind + message with numbers and ids taken out
+    Column("fingerprint", String(32), nullable=False),
+    Column("source", Text, nullable=False, default=""),
+    Column("stack", Text, nullable=False, default=""),
+    Column("page_url", Text, nullable=False, default=""),
+    Index("ix_session_error_project_started", "project_id", "started_at"),
 )
 
 session_trait = Table(
