@@ -15,7 +15,13 @@ from urllib.parse import urlencode
 from sqlalchemy import ColumnElement, and_, exists, select, true
 
 from sessionlens.analytics.sources import GROUPS
-from sessionlens.storage.tables import pageview, session, session_event, session_trait
+from sessionlens.storage.tables import (
+    pageview,
+    session,
+    session_error,
+    session_event,
+    session_trait,
+)
 
 URL_OPS = ("contains", "equals", "pattern")
 NUMBERS = {  # filter name -> (column, multiplier to its unit, comparison)
@@ -49,6 +55,8 @@ NAMES = (
     "user",
     "trait",
     "event",
+    "errors",
+    "error",
     *NUMBERS,
     *EXACT,
 )
@@ -96,6 +104,8 @@ def parse(query: Mapping[str, str]) -> SessionFilter:
         raise FilterError("visitor must be new or returning")
     if values.get("source", "direct") not in GROUPS:
         raise FilterError(f"source must be one of {', '.join(GROUPS)}")
+    if values.get("errors", "yes") not in ("yes", "no"):
+        raise FilterError("errors must be yes or no")
     if "trait" in values and ":" not in values["trait"]:
         raise FilterError("trait must look like key:value")
     return SessionFilter(values)
@@ -165,6 +175,17 @@ def _conditions(values: dict[str, str]) -> list[ColumnElement[bool]]:
                 select(session_event.c.id).where(
                     session_event.c.session_id == session.c.id,
                     session_event.c.name == values["event"],
+                )
+            )
+        )
+    if "errors" in values:
+        out.append(session.c.errors > 0 if values["errors"] == "yes" else session.c.errors == 0)
+    if "error" in values:
+        out.append(
+            exists(
+                select(session_error.c.id).where(
+                    session_error.c.session_id == session.c.id,
+                    session_error.c.fingerprint == values["error"],
                 )
             )
         )

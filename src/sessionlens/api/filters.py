@@ -34,6 +34,8 @@ class SearchParams(BaseModel):
     user: Annotated[str | None, Field(description="identified user id, or * for any")] = None
     trait: Annotated[str | None, Field(description="an identify trait as key:value")] = None
     event: Annotated[str | None, Field(description="the session sent this custom event")] = None
+    errors: Annotated[str | None, Field(description="yes: had JavaScript errors; no: none")] = None
+    error: Annotated[str | None, Field(description="had this error (its fingerprint)")] = None
     min_duration: Annotated[str | None, Field(description="seconds")] = None
     max_duration: Annotated[str | None, Field(description="seconds")] = None
     min_active: Annotated[str | None, Field(description="seconds of activity")] = None
