@@ -162,3 +162,13 @@ def strip_url(url: str, denylist: tuple[str, ...]) -> str:
     if len(kept) == len(query) and fragment == parts.fragment:
         return url
     return urlunsplit(parts._replace(query=urlencode(kept), fragment=fragment))
+
+
+_TEXT_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s()<>\"'`]+")
+
+
+def strip_text_urls(text: str, denylist: tuple[str, ...]) -> str:
+    """Free text (an error message, a stack): every absolute URL in it stripped."""
+    if "://" not in text:
+        return text
+    return _TEXT_URL.sub(lambda m: strip_url(m.group(0), denylist), text)

@@ -13,7 +13,7 @@ import { DEFAULT_DENYLIST } from './config.js';
 import {
   describeElement, describeSerialized, hasStaticValue, isNeverRecorded, maskValue, scrubCardNumbers, scrubLongNumbers,
 } from './privacy.js';
-import { stripCssUrls, stripUrl, stripUrlAttributes } from './urls.js';
+import { stripCssUrls, stripTextUrls, stripUrl, stripUrlAttributes } from './urls.js';
 
 const FORM_TAGS = { input: true, textarea: true, select: true };
 const EDITABLE = '[contenteditable]:not([contenteditable="false"])';
@@ -245,6 +245,15 @@ function guardInput(data, mirror) {
  * Apply the guard to one rrweb event, in place. Returns false when the event
  * must be dropped. `mirror` is rrweb's record.mirror (id -> live node).
  */
+/** Our own custom events: the URLs they carry, stripped like the page's. */
+function guardCustom(tag, payload) {
+  if (tag === 'sessionlens.page' || tag === 'sessionlens.timing') {
+    payload.href = strip(payload.href);
+  } else if (tag === 'sessionlens.error') {
+    for (const key of ['message', 'stack', 'source']) payload[key] = stripTextUrls(payload[key], rules.denylist);
+  }
+}
+
 export function guardEvent(event, mirror) {
   const data = event.data;
   if (!data) return true;
@@ -252,8 +261,8 @@ export function guardEvent(event, mirror) {
     guardSerializedTree(data.node, mirror);
   } else if (event.type === META) {
     data.href = strip(data.href);
-  } else if (event.type === CUSTOM && data.tag === 'sessionlens.page' && data.payload) {
-    data.payload.href = strip(data.payload.href);
+  } else if (event.type === CUSTOM && data.payload) {
+    guardCustom(data.tag, data.payload);
   } else if (event.type === INCREMENTAL) {
     if (data.source === MUTATION) guardMutation(data, mirror);
     else if (data.source === INPUT) return guardInput(data, mirror);

@@ -9,6 +9,7 @@
 
 import { blockReason, isOptedOut, privacySignal, rememberOptOut } from './consent.js';
 import { fetchConfig, joinSelectors, mergeRules, validSelector } from './config.js';
+import { watchErrors, watchTiming } from './errors.js';
 import { setGuardRules } from './guard.js';
 import { forgetIds } from './ids.js';
 import { pageExcluded, watchNavigation } from './page.js';
@@ -170,6 +171,9 @@ function start(options) {
   ctl.configUrl = prefix + '/config';
   ctl.options = options;
   ctl.optedOut = ctl.optedOut || isOptedOut();
+  // Before the recorder's listeners: the timing event must be in the batch sent on hide.
+  watchErrors((payload) => addCustom('sessionlens.error', payload));
+  watchTiming(location.href, (payload) => addCustom('sessionlens.timing', payload));
   update();
 }
 

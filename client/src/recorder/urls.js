@@ -128,3 +128,11 @@ export function stripUrlAttributes(attrs, denylist) {
   }
   if (typeof attrs._cssText === 'string') attrs._cssText = stripCssUrls(attrs._cssText, denylist);
 }
+
+const TEXT_URL = /\b[a-z][a-z0-9+.-]*:\/\/[^\s()<>"'`]+/gi;
+
+/** Free text (an error message, a stack): every absolute URL in it stripped. */
+export function stripTextUrls(text, denylist) {
+  if (typeof text !== 'string' || text.indexOf('://') < 0) return text;
+  return text.replace(TEXT_URL, (url) => stripUrl(url, denylist));
+}

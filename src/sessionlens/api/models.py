@@ -27,6 +27,7 @@ class SessionOut(BaseModel):
     active_ms: int
     pages: int
     clicks: int
+    errors: int
     keypresses: int
     entry_url: str
     exit_url: str

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from sessionlens import projects
 from sessionlens.accounts.tokens import ApiCaller
-from sessionlens.analytics import reports
+from sessionlens.analytics import quality, reports
 from sessionlens.analytics.period import Period, PeriodError, default_unit, parse_period
 from sessionlens.api.models import ErrorOut
 from sessionlens.context import ctx_of
@@ -23,7 +23,16 @@ router = APIRouter(
     }
 )
 Kind = Literal[
-    "overview", "timeseries", "pages", "sources", "utm", "params", "devices", "countries"
+    "overview",
+    "timeseries",
+    "pages",
+    "sources",
+    "utm",
+    "params",
+    "devices",
+    "countries",
+    "errors",
+    "timing",
 ]
 
 
@@ -43,6 +52,8 @@ def report(
         "utm": reports.utm,
         "devices": reports.devices,
         "countries": reports.countries,
+        "errors": quality.errors,
+        "timing": quality.timing,
     }[kind]
     result: dict[str, Any] = function(conn, project.id, period)
     return result

@@ -14,7 +14,18 @@ from sessionlens.console.common import ViewerDep, ctx_of, project_for, render
 from sessionlens.web.params import DbId
 
 router = APIRouter(include_in_schema=False)
-KINDS = ("overview", "timeseries", "pages", "sources", "utm", "params", "devices", "countries")
+KINDS = (
+    "overview",
+    "timeseries",
+    "pages",
+    "sources",
+    "utm",
+    "params",
+    "devices",
+    "countries",
+    "errors",
+    "timing",
+)
 
 
 @router.get("/projects/{project_id}/reports")

@@ -7,6 +7,8 @@ click), 3 scroll, 5 input, 6 touch move, 12 drag.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -34,6 +36,10 @@ ACTIVE_SOURCES = {
 }
 ACTIVITY_GAP_MS = 5000
 MAX_TRAITS = 50
+ERROR_KINDS = ("error", "rejection", "console")
+MAX_ERROR_MESSAGE = 1000
+MAX_ERROR_STACK = 4000
+MAX_TIMING_MS = 600_000
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 
 
@@ -41,6 +47,25 @@ UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_conte
 class Page:
     ts: int
     url: str
+
+
+@dataclass
+class JsError:
+    ts: int
+    kind: str  # error, rejection or console
+    message: str
+    stack: str
+    source: str
+
+
+@dataclass
+class Timing:
+    ts: int
+    href: str
+    ttfb: int | None
+    dcl: int | None
+    load: int | None
+    lcp: int | None
 
 
 @dataclass
@@ -58,6 +83,8 @@ class Digest:
     user_id: str | None = None
     traits: dict[str, str] = field(default_factory=dict)
     custom: list[tuple[int, str]] = field(default_factory=list)  # (ts, name)
+    errors: list[JsError] = field(default_factory=list)
+    timings: list[Timing] = field(default_factory=list)
 
 
 def _data(event: dict[str, Any]) -> dict[str, Any]:
@@ -107,6 +134,36 @@ def _custom(out: Digest, ts: int, data: dict[str, Any]) -> None:
                     out.traits[str(key)[:100]] = str(value)[:200]
     elif data.get("tag") == "sessionlens.event" and isinstance(payload.get("name"), str):
         out.custom.append((ts, payload["name"][:200]))
+    elif data.get("tag") == "sessionlens.error":
+        kind = payload.get("kind")
+        out.errors.append(
+            JsError(
+                ts,
+                kind if kind in ERROR_KINDS else "error",
+                _text(payload.get("message"), MAX_ERROR_MESSAGE) or "Error",
+                _text(payload.get("stack"), MAX_ERROR_STACK),
+                _text(payload.get("source"), 2000),
+            )
+        )
+    elif data.get("tag") == "sessionlens.timing" and isinstance(payload.get("href"), str):
+        out.timings.append(
+            Timing(
+                ts,
+                payload["href"],
+                *(_millis(payload.get(name)) for name in ("ttfb", "dcl", "load", "lcp")),
+            )
+        )
+
+
+def _text(value: Any, limit: int) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def _millis(value: Any) -> int | None:
+    """A timing figure in ms; absent, negative or absurd (over 10 minutes) ones are dropped."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value) if 0 <= value <= MAX_TIMING_MS else None
 
 
 def active_ms(activity: list[int], last_activity_ts: int | None) -> tuple[int, int | None]:
@@ -129,3 +186,17 @@ def utm(url: str) -> dict[str, str]:
 def split_url(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return parts.path or "/", parts.query
+
+
+_VARYING = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # uuids
+    r"|\b[0-9a-f]*[0-9][0-9a-f]*\b"  # numbers and hex ids
+    r"|[a-zA-Z][a-zA-Z0-9+.\-]*://\S+",  # URLs
+    re.IGNORECASE,
+)
+
+
+def error_fingerprint(kind: str, message: str) -> str:
+    """The same error across sessions: numbers, ids and URLs in the message do not count."""
+    normal = _VARYING.sub("_", message.strip().lower())[:500]
+    return hashlib.sha256(f"{kind}\n{normal}".encode()).hexdigest()[:32]

@@ -25,6 +25,7 @@ from sessionlens.storage.tables import (
     pageview,
     recording_block,
     session,
+    session_error,
     session_event,
     session_trait,
     utcnow,
@@ -176,6 +177,46 @@ def _refresh_pages(conn: Connection, row: Row[Any], last_ts: int) -> dict[str, A
     }
 
 
+def _add_errors_and_timings(
+    conn: Connection, project_id: int, session_id: str, digest: ev.Digest
+) -> None:
+    """Errors as rows of their own (with the page they happened on); timings onto the
+    pageview they measured: the latest load of that URL at or before the figure."""
+    if not digest.errors and not digest.timings:
+        return
+    pages = conn.execute(
+        select(pageview.c.id, pageview.c.ts, pageview.c.url, pageview.c.ttfb_ms)
+        .where(pageview.c.session_id == session_id)
+        .order_by(pageview.c.ts, pageview.c.id)
+    ).all()
+    for error in digest.errors:
+        page_url = next((p.url for p in reversed(pages) if p.ts <= error.ts), "")
+        conn.execute(
+            insert(session_error).values(
+                session_id=session_id,
+                project_id=project_id,
+                ts=error.ts,
+                started_at=_when(error.ts),
+                kind=error.kind,
+                message=error.message,
+                fingerprint=ev.error_fingerprint(error.kind, error.message),
+                source=error.source,
+                stack=error.stack,
+                page_url=page_url,
+            )
+        )
+    for timing in digest.timings:
+        href = timing.href[:2000]
+        page = next((p for p in reversed(pages) if p.url == href and p.ts <= timing.ts), None)
+        if page is None or page.ttfb_ms is not None:
+            continue
+        conn.execute(
+            update(pageview)
+            .where(pageview.c.id == page.id)
+            .values(ttfb_ms=timing.ttfb, dcl_ms=timing.dcl, load_ms=timing.load, lcp_ms=timing.lcp)
+        )
+
+
 def _add_events_and_traits(
     conn: Connection, project_id: int, session_id: str, digest: ev.Digest
 ) -> None:
@@ -262,6 +303,7 @@ def apply(
         "active_ms": row.active_ms + added_active,
         "last_activity_ts": last_activity,
         "clicks": row.clicks + digest.clicks,
+        "errors": row.errors + len(digest.errors),
         "keypresses": row.keypresses + digest.keypresses,
         "events": row.events + digest.events,
         "raw_bytes": row.raw_bytes + raw_bytes,
@@ -272,4 +314,5 @@ def apply(
     if digest.user_id:
         values["user_id"] = digest.user_id
     _add_events_and_traits(conn, project_id, row.id, digest)
+    _add_errors_and_timings(conn, project_id, row.id, digest)
     conn.execute(update(session).where(session.c.id == row.id).values(**values))

@@ -28,6 +28,7 @@ SESSION_FIELDS = (
     "active_ms",
     "pages",
     "clicks",
+    "errors",
     "keypresses",
     "entry_url",
     "exit_url",
