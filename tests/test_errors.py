@@ -240,3 +240,32 @@ def test_search_by_errors(recorded: None, client: TestClient, alice: Account) ->
     page = client.get(f"/projects/{alice.project.id}?errors=yes")
     assert page.status_code == 200
     assert page.text.count('class="has-errors"') == 2
+
+
+def test_session_detail_export_and_erasure_carry_errors_and_timing(
+    recorded: None, client: TestClient, alice: Account, ctx: Context
+) -> None:
+    auth = {"Authorization": f"Bearer {alice.token}"}
+    with ctx.engine.connect() as conn:
+        sid = conn.execute(
+            select(session.c.id).where(session.c.client_id == "sessAAAAAAAAAAAA")
+        ).scalar_one()
+    detail = client.get(f"/api/v1/sessions/{sid}", headers=auth).json()
+    assert detail["errors"] == 3
+    assert [(p["path"], p["ttfb_ms"], p["lcp_ms"]) for p in detail["pageviews"]] == [
+        ("/", 100, 1200),
+        ("/cart", None, None),
+    ]
+    base = f"/api/v1/projects/{alice.project.id}/visitors"
+    exported = client.get(
+        f"{base}/export", params={"visitor_id": "vsessAAAAAAAAAAAA"}, headers=auth
+    )
+    assert exported.status_code == 200
+    errors = exported.json()["sessions"][0]["errors"]
+    assert [e["kind"] for e in errors] == ["error", "error", "console"]
+    assert errors[2]["page_url"] == f"{SHOP}/cart"
+    erased = client.post(f"{base}/erase", json={"visitor_id": "vsessAAAAAAAAAAAA"}, headers=auth)
+    assert erased.status_code == 200
+    with ctx.engine.connect() as conn:
+        left = conn.execute(select(session_error.c.session_id)).scalars().all()
+    assert left and sid not in left

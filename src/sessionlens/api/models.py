@@ -61,6 +61,10 @@ class PageviewOut(BaseModel):
     started_at: datetime
     offset_ms: int
     duration_ms: int
+    ttfb_ms: int | None = None
+    dcl_ms: int | None = None
+    load_ms: int | None = None
+    lcp_ms: int | None = None
 
 
 class SessionDetail(SessionOut):

@@ -111,6 +111,10 @@ def get_session(request: Request, user: UserDep, session_id: str) -> SessionDeta
                     started_at=p["started_at"],
                     offset_ms=p["ts"] - found["first_ts"],
                     duration_ms=p["duration_ms"],
+                    ttfb_ms=p["ttfb_ms"],
+                    dcl_ms=p["dcl_ms"],
+                    load_ms=p["load_ms"],
+                    lcp_ms=p["lcp_ms"],
                 )
                 for p in pages
             ],

@@ -123,6 +123,10 @@ def pageviews(conn: Connection, session_id: str) -> list[dict[str, Any]]:
                 pageview.c.title,
                 pageview.c.started_at,
                 pageview.c.duration_ms,
+                pageview.c.ttfb_ms,
+                pageview.c.dcl_ms,
+                pageview.c.load_ms,
+                pageview.c.lcp_ms,
             )
             .where(pageview.c.session_id == session_id)
             .order_by(pageview.c.ts, pageview.c.id)

@@ -20,6 +20,7 @@ from sessionlens.storage.tables import (
     pageview,
     recording_block,
     session,
+    session_error,
     visitor,
 )
 
@@ -82,6 +83,21 @@ def export(
                 "pageviews": [
                     {str(k): v for k, v in page.items()}
                     for page in queries.pageviews(conn, row["id"])
+                ],
+                "errors": [
+                    {str(k): v for k, v in error.items()}
+                    for error in conn.execute(
+                        select(
+                            session_error.c.ts,
+                            session_error.c.kind,
+                            session_error.c.message,
+                            session_error.c.source,
+                            session_error.c.stack,
+                            session_error.c.page_url,
+                        )
+                        .where(session_error.c.session_id == row["id"])
+                        .order_by(session_error.c.ts, session_error.c.id)
+                    ).mappings()
                 ],
                 "events": events,
             }
