@@ -178,6 +178,11 @@ session = Table(
     Column("is_returning", Boolean, nullable=False, default=False),
     # JavaScript errors captured in the session (uncaught, unhandled rejections, console.error)
     Column("errors", Integer, nullable=False, default=0, server_default="0"),
+    # Struggle signals (processing/struggle.py) and the 0-100 score they add up to
+    Column("rage_clicks", Integer, nullable=False, default=0, server_default="0"),
+    Column("dead_clicks", Integer, nullable=False, default=0, server_default="0"),
+    Column("error_clicks", Integer, nullable=False, default=0, server_default="0"),
+    Column("struggle_score", Integer, nullable=False, default=0, server_default="0"),
     Column("raw_bytes", BigInteger, nullable=False, default=0),
     Column("stored_bytes", BigInteger, nullable=False, default=0),
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
@@ -354,6 +359,49 @@ session_error = Table(
     Column("stack", Text, nullable=False, default=""),
     Column("page_url", Text, nullable=False, default=""),
     Index("ix_session_error_project_started", "project_id", "started_at"),
+)
+
+page_click = Table(
+    "page_click",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_id", ForeignKey("session.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("path", Text, nullable=False),
+    # The clicked element as the recorder named it, and where in it (per mille of its box)
+    Column("selector", String(300), nullable=False),
+    Column("tag", String(30), nullable=False, default=""),
+    Column("offset_x", Integer, nullable=False, default=0),
+    Column("offset_y", Integer, nullable=False, default=0),
+    # Page coordinates (CSS px from the top left of the document) and the page's size then
+    Column("x", Integer, nullable=False),
+    Column("y", Integer, nullable=False),
+    Column("doc_width", Integer, nullable=False, default=0),
+    Column("doc_height", Integer, nullable=False, default=0),
+    Column("viewport_width", Integer, nullable=False, default=0),
+    Column("interactive", Boolean, nullable=False, default=False),
+    Column("rage", Boolean, nullable=False, default=False),
+    Column("dead", Boolean, nullable=False, default=False),
+    Column("error", Boolean, nullable=False, default=False),
+    Index("ix_page_click_project_path_started", "project_id", "path", "started_at"),
+)
+
+session_signal = Table(
+    "session_signal",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_id", ForeignKey("session.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    # rage_click, dead_click, error_click, u_turn, excessive_scroll, thrashing, form_retry
+    Column("kind", String(20), nullable=False),
+    Column("path", Text, nullable=False, default=""),
+    Column("selector", String(300), nullable=False, default=""),
+    Column("detail", Text, nullable=False, default="{}"),  # JSON: what was seen (counts, ms)
+    Index("ix_session_signal_project_started", "project_id", "started_at"),
 )
 
 session_trait = Table(
