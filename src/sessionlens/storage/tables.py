@@ -423,3 +423,45 @@ segment = Table(
     Column("created_by", ForeignKey("users.id", ondelete="SET NULL")),
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
 )
+
+# Form analytics (processing/forms.py): one row per form a session used on one page (its
+# state while batches arrive, and its outcome), and one per field of it. Built from the
+# recorder's sessionlens.form events: lengths and change flags, never values.
+form_visit = Table(
+    "form_visit",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_id", ForeignKey("session.id", ondelete="CASCADE"), nullable=False),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+    Column("page_ts", BigInteger, nullable=False),  # the pageview the form was used on
+    Column("path", Text, nullable=False),
+    Column("form", String(300), nullable=False),  # "" for fields outside a form
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("last_ts", BigInteger, nullable=False),
+    Column("submits", Integer, nullable=False, default=0),
+    Column("invalids", Integer, nullable=False, default=0),
+    # an invalid event came after the latest submit (or before any): not a success (yet)
+    Column("failed", Boolean, nullable=False, default=False),
+    Column("last_field", String(100), nullable=False, default=""),
+    # a later page of the session started: the visit is over
+    Column("closed", Boolean, nullable=False, default=False),
+    UniqueConstraint("session_id", "page_ts", "form"),
+    Index("ix_form_visit_project_path_started", "project_id", "path", "started_at"),
+)
+
+form_field_visit = Table(
+    "form_field_visit",
+    metadata,
+    Column("visit_id", ForeignKey("form_visit.id", ondelete="CASCADE"), primary_key=True),
+    Column("field", String(100), primary_key=True),
+    Column("type", String(30), nullable=False, default=""),
+    Column("first_ts", BigInteger, nullable=False),  # the field's order in the form
+    Column("focuses", Integer, nullable=False, default=0),
+    Column("focus_ts", BigInteger),  # an open focus (its blur may come in a later batch)
+    Column("time_ms", BigInteger, nullable=False, default=0),
+    Column("hesitation_ms", BigInteger, nullable=False, default=0),
+    Column("hesitations", Integer, nullable=False, default=0),
+    Column("refills", Integer, nullable=False, default=0),
+    Column("filled", Boolean, nullable=False, default=False),  # left with a value last time
+    Column("blurred", Boolean, nullable=False, default=False),
+)
