@@ -10,6 +10,7 @@
 import { blockReason, isOptedOut, privacySignal, rememberOptOut } from './consent.js';
 import { fetchConfig, joinSelectors, mergeRules, validSelector } from './config.js';
 import { watchErrors, watchTiming } from './errors.js';
+import { watchInteractions } from './interactions.js';
 import { setGuardRules } from './guard.js';
 import { forgetIds } from './ids.js';
 import { pageExcluded, watchNavigation } from './page.js';
@@ -174,6 +175,7 @@ function start(options) {
   // Before the recorder's listeners: the timing event must be in the batch sent on hide.
   watchErrors((payload) => addCustom('sessionlens.error', payload));
   watchTiming(location.href, (payload) => addCustom('sessionlens.timing', payload));
+  watchInteractions(addCustom);
   update();
 }
 

@@ -211,6 +211,8 @@ pageview = Table(
     Column("dcl_ms", Integer),
     Column("load_ms", Integer),
     Column("lcp_ms", Integer),
+    # 0-100 from the struggle signals on this page view (processing/struggle.py)
+    Column("struggle_score", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("session_id", "ts", "url", name="uq_pageview_session_ts_url"),
 )
 
@@ -401,7 +403,18 @@ session_signal = Table(
     Column("path", Text, nullable=False, default=""),
     Column("selector", String(300), nullable=False, default=""),
     Column("detail", Text, nullable=False, default="{}"),  # JSON: what was seen (counts, ms)
+    Column("pageview_id", Integer),  # the page view it happened on, when known
     Index("ix_session_signal_project_started", "project_id", "started_at"),
+)
+
+# What the struggle detectors still need from a session's earlier batches; the row goes
+# once the session has been quiet for a while and its last signals are decided.
+signal_state = Table(
+    "signal_state",
+    metadata,
+    Column("session_id", ForeignKey("session.id", ondelete="CASCADE"), primary_key=True),
+    Column("last_ts", BigInteger, nullable=False),
+    Column("state", Text, nullable=False),
 )
 
 session_trait = Table(
