@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -477,4 +478,81 @@ form_field_visit = Table(
     Column("refills", Integer, nullable=False, default=0),
     Column("filled", Boolean, nullable=False, default=False),  # left with a value last time
     Column("blurred", Boolean, nullable=False, default=False),
+)
+
+# Heatmaps (processing/heatmaps.py). Day aggregates: counts per page path, UTC day and
+# filter dimensions (device class, viewport width in 100 px steps, new or returning), with
+# no session or visitor in them, so they stay when sessions are purged or erased.
+_HEATMAP_KEY = ("project_id", "path", "day", "device", "width", "is_returning")
+
+
+def _heatmap_key() -> list[Column[Any]]:
+    return [
+        Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+        Column("path", Text, nullable=False),
+        Column("day", Date, nullable=False),
+        Column("device", String(20), nullable=False),
+        Column("width", Integer, nullable=False),  # viewport width rounded down to 100 px
+        Column("is_returning", Boolean, nullable=False),
+    ]
+
+
+# Clicks ("click") and mouse-move samples ("move") per grid cell: x in hundredths of the
+# document's width, y in rows of 20 px from the top of the document.
+heatmap_cell = Table(
+    "heatmap_cell",
+    metadata,
+    Column("kind", String(5), nullable=False),
+    *_heatmap_key(),
+    Column("x", Integer, nullable=False),
+    Column("y", Integer, nullable=False),
+    Column("n", BigInteger, nullable=False),
+    UniqueConstraint(
+        "project_id", "kind", "path", "day", "device", "width", "is_returning", "x", "y"
+    ),
+)
+
+# Clicks per element (the recorder's selector) with the summed offsets inside it (per mille).
+heatmap_element = Table(
+    "heatmap_element",
+    metadata,
+    *_heatmap_key(),
+    Column("selector", String(300), nullable=False),
+    Column("tag", String(30), nullable=False, default=""),
+    Column("clicks", BigInteger, nullable=False),
+    Column("offset_x_sum", BigInteger, nullable=False),
+    Column("offset_y_sum", BigInteger, nullable=False),
+    UniqueConstraint(*_HEATMAP_KEY, "selector"),
+)
+
+# Scroll reach and attention per band of the page (band k: k*5% to (k+1)*5% of its height):
+# pageviews whose viewport reached the band, and ms it was in view while the page was used.
+heatmap_band = Table(
+    "heatmap_band",
+    metadata,
+    *_heatmap_key(),
+    Column("band", Integer, nullable=False),
+    Column("views", BigInteger, nullable=False),
+    Column("attention_ms", BigInteger, nullable=False),
+    UniqueConstraint(*_HEATMAP_KEY, "band"),
+)
+
+# Per pageview: where the page was between batches (scroll, sizes, last event) and what it
+# added to the bands, so a later batch adds only the new reach and time, and a segment can
+# be answered from the pageviews of matching sessions. Deleted with the pageview.
+heatmap_view = Table(
+    "heatmap_view",
+    metadata,
+    Column("pageview_id", ForeignKey("pageview.id", ondelete="CASCADE"), primary_key=True),
+    Column("session_id", ForeignKey("session.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("width", Integer, nullable=False),
+    Column("root_id", Integer),  # the document node of the latest full snapshot
+    Column("scroll_y", Integer, nullable=False, default=0),
+    Column("viewport_width", Integer, nullable=False, default=0),
+    Column("viewport_height", Integer, nullable=False, default=0),
+    Column("doc_width", Integer, nullable=False, default=0),
+    Column("doc_height", Integer, nullable=False, default=0),
+    Column("last_ts", BigInteger),
+    Column("reach", Integer, nullable=False, default=-1),  # the deepest band reached
+    Column("attention", Text, nullable=False, default=""),  # ms per band, comma-separated
 )
