@@ -17,6 +17,7 @@ from sqlalchemy.engine import Row
 from sessionlens.analytics.sources import classify
 from sessionlens.ingest.log import LogEntry
 from sessionlens.processing import events as ev
+from sessionlens.processing import interactions
 from sessionlens.processing.agents import parse_agent
 from sessionlens.processing.blocks import blob_key, build_blocks
 from sessionlens.storage.blobs import BlobStore
@@ -316,3 +317,4 @@ def apply(
     _add_events_and_traits(conn, project_id, row.id, digest)
     _add_errors_and_timings(conn, project_id, row.id, digest)
     conn.execute(update(session).where(session.c.id == row.id).values(**values))
+    interactions.apply(conn, project_id, row.id, fresh, last_ts)
