@@ -330,3 +330,14 @@ def test_a_quiet_session_settles(
     with ctx.engine.connect() as conn:
         assert conn.execute(select(session.c.dead_clicks)).scalar_one() == 1
         assert conn.execute(select(signal_state)).all() == []
+
+
+def test_the_processor_settles_quiet_sessions(
+    client: TestClient, alice: Account, processor: Processor, ctx: Context
+) -> None:
+    _send(client, alice, 0, [*page_events("https://shop.example/", NOW), sl_click(500, "button#x")])
+    processor.drain()
+    assert processor.settle() == 1  # recorded an hour ago: quiet
+    assert processor.settle() == 0
+    with ctx.engine.connect() as conn:
+        assert conn.execute(select(session.c.dead_clicks)).scalar_one() == 1

@@ -68,7 +68,9 @@ def cmd_process(args: argparse.Namespace) -> None:
     from sessionlens.processing.processor import Processor
 
     ctx = _open(args)
-    print(f"processed {Processor(ctx).drain()} batches")
+    processor = Processor(ctx)
+    print(f"processed {processor.drain()} batches")
+    print(f"settled {processor.settle()} quiet sessions")
 
 
 def cmd_user_create(args: argparse.Namespace) -> None:

@@ -24,6 +24,7 @@ from sessionlens.processing.struggle import Item, Signal
 from sessionlens.storage.tables import page_click, pageview, session, session_signal, signal_state
 
 SETTLE_AFTER_MS = 60_000
+SETTLE_BATCH = 500
 MAX_COORD = 1_000_000
 DOCUMENT_ID = 1  # rrweb's id of the document node, unless a full snapshot says otherwise
 
@@ -184,7 +185,7 @@ def settle(conn: Connection, now_ms: int) -> int:
         select(signal_state.c.session_id, signal_state.c.state, session.c.project_id)
         .join(session, session.c.id == signal_state.c.session_id)
         .where(signal_state.c.last_ts < now_ms - SETTLE_AFTER_MS)
-        .limit(500)
+        .limit(SETTLE_BATCH)
     ).all()
     for session_id, raw, project_id in rows:
         state = json.loads(raw)

@@ -15,7 +15,7 @@ from collections import defaultdict
 from sessionlens.context import Context
 from sessionlens.ingest import log
 from sessionlens.ingest.log import LogEntry
-from sessionlens.processing import sessions
+from sessionlens.processing import interactions, sessions
 from sessionlens.recordings import retention
 from sessionlens.storage.tables import utcnow
 
@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 CHUNK = 200
 PURGE_EVERY_S = 3600
+SETTLE_EVERY_S = 15
 # Errors that come from the batch's content: retrying cannot help, so the batch is set
 # aside with the reason instead of blocking the log.
 POISON = (KeyError, TypeError, ValueError, AttributeError, IndexError)
@@ -53,6 +54,17 @@ class Processor:
         while taken := self.run_once():
             total += taken
         return total
+
+    def settle(self) -> int:
+        """Decide the last struggle signals of sessions that have gone quiet."""
+        now_ms = int(time.time() * 1000)
+        total = 0
+        while True:
+            with self.ctx.engine.begin() as conn:
+                settled = interactions.settle(conn, now_ms)
+            total += settled
+            if settled < interactions.SETTLE_BATCH:
+                return total
 
     def _apply_group(self, project_id: int, client_id: str, group: list[LogEntry]) -> None:
         try:
@@ -85,11 +97,17 @@ class Processor:
         self._wake = asyncio.Event()
         interval = self.ctx.settings.processor_interval_ms / 1000
         failures = 0
-        next_purge = 0.0
+        next_purge = next_settle = 0.0
         while True:
             if time.monotonic() >= next_purge:
                 next_purge = time.monotonic() + PURGE_EVERY_S
                 await self._purge()
+            if time.monotonic() >= next_settle:
+                next_settle = time.monotonic() + SETTLE_EVERY_S
+                try:
+                    await asyncio.to_thread(self.settle)
+                except Exception:
+                    logger.exception("settling struggle signals failed; will try again")
             try:
                 taken = await asyncio.to_thread(self.run_once)
                 failures = 0

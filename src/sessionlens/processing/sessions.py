@@ -20,6 +20,7 @@ from sessionlens.processing import events as ev
 from sessionlens.processing import interactions
 from sessionlens.processing.agents import parse_agent
 from sessionlens.processing.blocks import blob_key, build_blocks
+from sessionlens.processing.forms import apply as apply_forms
 from sessionlens.storage.blobs import BlobStore
 from sessionlens.storage.tables import (
     inserted_id,
@@ -316,5 +317,6 @@ def apply(
         values["user_id"] = digest.user_id
     _add_events_and_traits(conn, project_id, row.id, digest)
     _add_errors_and_timings(conn, project_id, row.id, digest)
+    apply_forms(conn, project_id, row.id, all_events)
     conn.execute(update(session).where(session.c.id == row.id).values(**values))
     interactions.apply(conn, project_id, row.id, fresh, last_ts)
