@@ -133,6 +133,11 @@ function neverRecorded(el, field) {
   return result;
 }
 
+/** Whether a live field's value is never recorded (sticky, as for rrweb's own events). */
+export function isSecretField(el) {
+  return neverRecorded(el, describeElement(el));
+}
+
 function describe(el, tagName, attributes) {
   return el && el.nodeType === 1 ? describeElement(el) : describeSerialized(tagName, attributes);
 }

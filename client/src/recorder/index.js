@@ -10,6 +10,7 @@
 import { blockReason, isOptedOut, privacySignal, rememberOptOut } from './consent.js';
 import { fetchConfig, joinSelectors, mergeRules, validSelector } from './config.js';
 import { watchErrors, watchTiming } from './errors.js';
+import { watchForms } from './forms.js';
 import { watchInteractions } from './interactions.js';
 import { setGuardRules } from './guard.js';
 import { forgetIds } from './ids.js';
@@ -176,6 +177,7 @@ function start(options) {
   watchErrors((payload) => addCustom('sessionlens.error', payload));
   watchTiming(location.href, (payload) => addCustom('sessionlens.timing', payload));
   watchInteractions(addCustom);
+  watchForms(addCustom, () => ctl.recorder);
   update();
 }
 
