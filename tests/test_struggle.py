@@ -15,7 +15,7 @@ from sessionlens.processing import interactions, struggle
 from sessionlens.processing.processor import Processor
 from sessionlens.processing.struggle import Item
 from sessionlens.storage.tables import page_click, pageview, session, session_signal, signal_state
-from tests.conftest import Account, batch, page_events, send
+from tests.conftest import Account, batch, login, page_events, send
 
 T = 1_764_000_000_000
 NOW = int(time.time() * 1000) - 3_600_000
@@ -341,3 +341,43 @@ def test_the_processor_settles_quiet_sessions(
     assert processor.settle() == 0
     with ctx.engine.connect() as conn:
         assert conn.execute(select(session.c.dead_clicks)).scalar_one() == 1
+
+
+def test_signals_on_the_api_the_session_page_and_in_search(
+    struggling: None, client: TestClient, alice: Account, ctx: Context
+) -> None:
+    auth = {"Authorization": f"Bearer {alice.token}"}
+    with ctx.engine.connect() as conn:
+        sid = conn.execute(select(session.c.id)).scalar_one()
+    detail = client.get(f"/api/v1/sessions/{sid}", headers=auth).json()
+    assert (detail["rage_clicks"], detail["dead_clicks"], detail["error_clicks"]) == (1, 4, 1)
+    assert detail["struggle_score"] == 59
+    assert [s["kind"] for s in detail["signals"]][:2] == ["dead_click", "rage_click"]
+    rage = detail["signals"][1]
+    assert rage["text"] == "button#buy (3 clicks)"
+    assert rage["offset_ms"] == 1000
+    assert {p["kind"]: p["points"] for p in detail["struggle"]} == {
+        "rage_click": 15,
+        "dead_click": 24,
+        "error_click": 12,
+        "u_turn": 6,
+        "js_error": 2,
+    }
+    url = f"/api/v1/projects/{alice.project.id}/sessions"
+    for params, count in (
+        ({"min_struggle": "50"}, 1),
+        ({"min_struggle": "60"}, 0),
+        ({"min_rage_clicks": "1"}, 1),
+        ({"min_dead_clicks": "5"}, 0),
+        ({"min_error_clicks": "1"}, 1),
+    ):
+        found = client.get(url, params=params, headers=auth).json()["sessions"]
+        assert len(found) == count, params
+    assert client.get(url, params={"min_struggle": "x"}, headers=auth).status_code == 400
+    login(client, alice.email)
+    page = client.get(f"/sessions/{sid}").text
+    assert '<span class="score score-high">59</span>' in page
+    assert '<li data-offset-ms="1000" data-kind="rage_click" data-label="Rage click">' in page
+    assert "button#buy (3 clicks)" in page
+    listing = client.get(f"/projects/{alice.project.id}?min_struggle=50").text
+    assert 'class="struggle-cell high">59<' in listing

@@ -160,6 +160,11 @@ function setUpTimeline(container, player, events) {
     consolePanel: document.getElementById('console'),
   });
   timeline.add(events);
+  for (const item of document.querySelectorAll('#signals li')) {
+    const offset = Number(item.getAttribute('data-offset-ms'));
+    if (!Number.isFinite(offset)) continue;
+    timeline.signal(item.getAttribute('data-kind') || '', offset, item.getAttribute('data-label') || 'Signal', item.textContent || '');
+  }
   followTime(container, player, (ms) => timeline.highlight(ms));
   return timeline;
 }

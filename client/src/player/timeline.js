@@ -1,6 +1,8 @@
 // The timeline beside the replay: what happened, each entry a button that jumps there.
 //   <ol id="timeline"></ol>             filled here, block after block
 //   <details id="console" hidden>       captured errors (sessionlens.error), shown if any
+//   <ol id="signals" hidden>            struggle signals from the server: <li data-offset-ms
+//                                       data-kind data-label>text</li>, merged in time order
 // Every recorded string is set with textContent: recorded data never becomes HTML.
 
 import { NodeMap, describeLive, truncate } from './describe.js';
@@ -136,10 +138,32 @@ export class Timeline {
     button.append(time, kindSpan, detail);
     button.addEventListener('click', () => this.seek(offset, kind));
     li.appendChild(button);
-    this.list.appendChild(li);
+    // In time order: signals are added before the later blocks' events.
+    let index = this.entries.length;
+    while (index > 0 && this.entries[index - 1].offset > offset) index--;
     const entry = { offset, li, detail };
-    this.entries.push(entry);
+    if (index === this.entries.length) {
+      this.list.appendChild(li);
+    } else {
+      this.list.insertBefore(li, this.entries[index].li);
+      this.clearHighlight();
+    }
+    this.entries.splice(index, 0, entry);
     return entry;
+  }
+
+  /** A struggle signal the server found (rage click, dead click...). */
+  signal(kind, offset, label, text) {
+    const entry = this.entry('signal', offset, label, truncate(text, 80), text);
+    entry.li.classList.add('tl-signal-' + String(kind).replace(/[^a-z_]/g, ''));
+  }
+
+  clearHighlight() {
+    if (this.current >= 0 && this.entries[this.current]) {
+      this.entries[this.current].li.classList.remove('current');
+      this.entries[this.current].li.removeAttribute('aria-current');
+    }
+    this.current = -1;
   }
 
   consoleLine(text, offset) {

@@ -31,6 +31,10 @@ NUMBERS = {  # filter name -> (column, multiplier to its unit, comparison)
     "min_pages": ("pages", 1, ">="),
     "max_pages": ("pages", 1, "<="),
     "min_clicks": ("clicks", 1, ">="),
+    "min_struggle": ("struggle_score", 1, ">="),
+    "min_rage_clicks": ("rage_clicks", 1, ">="),
+    "min_dead_clicks": ("dead_clicks", 1, ">="),
+    "min_error_clicks": ("error_clicks", 1, ">="),
 }
 EXACT = (
     "source",

@@ -42,6 +42,10 @@ class SearchParams(BaseModel):
     min_pages: str | None = None
     max_pages: str | None = None
     min_clicks: str | None = None
+    min_struggle: Annotated[str | None, Field(description="struggle score 0-100 at least")] = None
+    min_rage_clicks: Annotated[str | None, Field(description="rage clicks at least")] = None
+    min_dead_clicks: Annotated[str | None, Field(description="dead clicks at least")] = None
+    min_error_clicks: Annotated[str | None, Field(description="error clicks at least")] = None
 
     def as_query(self) -> dict[str, str]:
         data = self.model_dump(by_alias=True, exclude_none=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -28,6 +29,10 @@ class SessionOut(BaseModel):
     pages: int
     clicks: int
     errors: int
+    rage_clicks: int
+    dead_clicks: int
+    error_clicks: int
+    struggle_score: int
     keypresses: int
     entry_url: str
     exit_url: str
@@ -67,8 +72,26 @@ class PageviewOut(BaseModel):
     lcp_ms: int | None = None
 
 
+class SignalOut(BaseModel):
+    kind: str
+    label: str
+    text: str
+    offset_ms: int
+    path: str
+    selector: str
+    detail: dict[str, Any]
+
+
+class StrugglePart(BaseModel):
+    kind: str
+    count: int
+    points: int
+
+
 class SessionDetail(SessionOut):
     pageviews: list[PageviewOut]
+    signals: list[SignalOut]
+    struggle: list[StrugglePart]
 
 
 class SessionPage(BaseModel):

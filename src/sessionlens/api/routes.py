@@ -25,6 +25,7 @@ from sessionlens.api.models import (
 )
 from sessionlens.context import ctx_of as _ctx
 from sessionlens.ingest.routes import truncate_address
+from sessionlens.processing import interactions
 from sessionlens.recordings import queries
 from sessionlens.web.auth import api_user
 from sessionlens.web.params import DbId
@@ -100,6 +101,8 @@ def get_session(request: Request, user: UserDep, session_id: str) -> SessionDeta
     found = _session(request, user, session_id)
     with _ctx(request).engine.connect() as conn:
         pages = queries.pageviews(conn, session_id)
+        signals = queries.signals(conn, session_id, found["first_ts"])
+        _, struggle = interactions.breakdown(conn, session_id)
     return SessionDetail.model_validate(
         {
             **found,
@@ -118,6 +121,8 @@ def get_session(request: Request, user: UserDep, session_id: str) -> SessionDeta
                 )
                 for p in pages
             ],
+            "signals": signals,
+            "struggle": struggle,
         }
     )
 

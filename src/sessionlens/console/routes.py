@@ -13,6 +13,7 @@ from sessionlens.accounts import audit
 from sessionlens.analytics import search, segments
 from sessionlens.analytics.sources import GROUPS
 from sessionlens.console.common import MANAGERS, ViewerDep, address_of, ctx_of, project_for, render
+from sessionlens.processing import interactions
 from sessionlens.recordings import queries
 from sessionlens.web import auth
 from sessionlens.web.auth import Viewer
@@ -134,6 +135,8 @@ def session_page(request: Request, viewer: ViewerDep, session_id: str) -> Respon
     found = _session_or_404(request, viewer, session_id)
     with _ctx(request).engine.begin() as conn:
         pages = queries.pageviews(conn, session_id)
+        signals = queries.signals(conn, session_id, found["first_ts"])
+        _, struggle = interactions.breakdown(conn, session_id)
         current = projects.by_id(conn, found["project_id"])
         audit.record(
             conn,
@@ -145,7 +148,16 @@ def session_page(request: Request, viewer: ViewerDep, session_id: str) -> Respon
             object_id=session_id,
             address=address_of(request),
         )
-    return render(request, "session.html", viewer=viewer, s=found, pages=pages)
+    return render(
+        request,
+        "session.html",
+        viewer=viewer,
+        s=found,
+        pages=pages,
+        signals=signals,
+        struggle=struggle,
+        labels=queries.SIGNAL_LABELS,
+    )
 
 
 @router.get("/sessions/{session_id}/export")

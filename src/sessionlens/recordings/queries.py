@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from sessionlens.storage.tables import (
     project,
     recording_block,
     session,
+    session_signal,
     visitor,
 )
 
@@ -29,6 +31,10 @@ SESSION_FIELDS = (
     "pages",
     "clicks",
     "errors",
+    "rage_clicks",
+    "dead_clicks",
+    "error_clicks",
+    "struggle_score",
     "keypresses",
     "entry_url",
     "exit_url",
@@ -192,3 +198,60 @@ def stream_events(blobs: BlobStore, session_blocks: list[Block]) -> Iterator[byt
         yield inner
         first = False
     yield b"]"
+
+
+SIGNAL_LABELS = {
+    "rage_click": "Rage click",
+    "dead_click": "Dead click",
+    "error_click": "Error click",
+    "u_turn": "U-turn",
+    "excessive_scroll": "Excessive scrolling",
+    "thrashing": "Mouse thrashing",
+    "form_retry": "Form retry",
+}
+
+
+def _signal_text(kind: str, selector: str, detail: dict[str, Any]) -> str:
+    if kind == "rage_click":
+        return f"{selector} ({detail.get('clicks', 0)} clicks)"
+    if kind == "error_click":
+        return f"{selector}: {detail.get('error', '')}"
+    if kind == "u_turn":
+        return (
+            f"back from {detail.get('to', '')} after {int(detail.get('away_ms', 0)) / 1000:.1f} s"
+        )
+    if kind == "excessive_scroll":
+        return f"{detail.get('legs', 0)} scrolls up and down"
+    if kind == "thrashing":
+        return f"{detail.get('reversals', 0)} direction changes"
+    return selector
+
+
+def signals(conn: Connection, session_id: str, first_ts: int) -> list[dict[str, Any]]:
+    """The session's struggle signals in time order, described for people."""
+    rows = conn.execute(
+        select(
+            session_signal.c.ts,
+            session_signal.c.kind,
+            session_signal.c.path,
+            session_signal.c.selector,
+            session_signal.c.detail,
+        )
+        .where(session_signal.c.session_id == session_id)
+        .order_by(session_signal.c.ts, session_signal.c.id)
+    ).all()
+    out = []
+    for ts, kind, path, selector, raw in rows:
+        detail = json.loads(raw or "{}")
+        out.append(
+            {
+                "kind": kind,
+                "label": SIGNAL_LABELS.get(kind, kind),
+                "text": _signal_text(kind, selector, detail),
+                "offset_ms": max(0, ts - first_ts),
+                "path": path,
+                "selector": selector,
+                "detail": detail,
+            }
+        )
+    return out
