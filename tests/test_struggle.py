@@ -4,6 +4,7 @@ named in the issue (pagination and steppers, downloads, form fields, slow pages)
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -381,3 +382,24 @@ def test_signals_on_the_api_the_session_page_and_in_search(
     assert "button#buy (3 clicks)" in page
     listing = client.get(f"/projects/{alice.project.id}?min_struggle=50").text
     assert 'class="struggle-cell high">59<' in listing
+
+
+def test_pages_with_the_most_struggle_report(
+    struggling: None, client: TestClient, alice: Account
+) -> None:
+    auth = {"Authorization": f"Bearer {alice.token}"}
+    day = datetime.fromtimestamp(NOW / 1000, UTC).date().isoformat()
+    url = f"/api/v1/projects/{alice.project.id}/reports/struggle?from={day}&to={day}"
+    report = client.get(url, headers=auth).json()
+    assert report["signals"]["rage_click"] == 1
+    assert report["signals"]["dead_click"] == 4
+    assert report["signals"]["u_turn"] == 1
+    assert [(p["path"], p["pageviews"], p["struggling_pageviews"]) for p in report["pages"]] == [
+        ("/", 2, 1)
+    ]
+    assert report["pages"][0]["score"] == 28.5  # (57 + 0) / 2 views of /
+    assert report["pages"][0]["signals"]["dead_click"] == 4
+    login(client, alice.email)
+    page = client.get(f"/projects/{alice.project.id}/reports?from={day}&to={day}").text
+    assert "Rage clicks 1, dead clicks 4" in page
+    assert '<tr data-path="/">' in page

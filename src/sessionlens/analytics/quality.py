@@ -1,4 +1,5 @@
-"""How well the site worked for its visitors: JavaScript errors and page load timing.
+"""How well the site worked for its visitors: JavaScript errors, page load timing and the
+pages where visitors struggled.
 
 Same shape as the usage reports (reports.py): a connection, a project id and a Period in,
 plain data out, for the console page and the JSON API.
@@ -15,7 +16,8 @@ from sqlalchemy import Connection, func, select
 
 from sessionlens.analytics.period import Period
 from sessionlens.processing.events import split_url
-from sessionlens.storage.tables import pageview, session, session_error
+from sessionlens.processing.struggle import KINDS
+from sessionlens.storage.tables import pageview, session, session_error, session_signal
 
 TOP = 20
 TIMING_METRICS = ("ttfb", "dcl", "load", "lcp")
@@ -148,3 +150,54 @@ def timing(conn: Connection, project_id: int, period: Period) -> dict[str, Any]:
 
 def _measured(conn: Connection, where: tuple[Any, ...]) -> int:
     return int(conn.execute(select(func.count()).select_from(pageview).where(*where)).scalar_one())
+
+
+def struggle(conn: Connection, project_id: int, period: Period) -> dict[str, Any]:
+    """The pages where visitors struggled most: page views, their mean struggle score (0-100)
+    and the signals seen there, worst first; and the signal totals."""
+    views = (pageview.c.project_id == project_id, _in(period, pageview.c.started_at))
+    rows = conn.execute(
+        select(
+            pageview.c.path,
+            func.count(),
+            func.avg(pageview.c.struggle_score),
+            func.count().filter(pageview.c.struggle_score > 0),
+        )
+        .where(*views)
+        .group_by(pageview.c.path)
+        .having(func.count().filter(pageview.c.struggle_score > 0) > 0)
+        .order_by(func.sum(pageview.c.struggle_score).desc(), pageview.c.path)
+        .limit(TOP)
+    ).all()
+    signals = (session_signal.c.project_id == project_id, _in(period, session_signal.c.started_at))
+    by_page: dict[str, Counter[str]] = defaultdict(Counter)
+    if rows:
+        for path, kind, count in conn.execute(
+            select(session_signal.c.path, session_signal.c.kind, func.count())
+            .where(*signals, session_signal.c.path.in_([r[0] for r in rows]))
+            .group_by(session_signal.c.path, session_signal.c.kind)
+        ):
+            by_page[path][kind] += int(count)
+    totals = Counter(
+        {
+            kind: int(count)
+            for kind, count in conn.execute(
+                select(session_signal.c.kind, func.count())
+                .where(*signals)
+                .group_by(session_signal.c.kind)
+            )
+        }
+    )
+    return {
+        "signals": {kind: totals.get(kind, 0) for kind in KINDS},
+        "pages": [
+            {
+                "path": r[0],
+                "pageviews": int(r[1]),
+                "score": round(float(r[2] or 0), 1),
+                "struggling_pageviews": int(r[3]),
+                "signals": {kind: by_page[r[0]].get(kind, 0) for kind in KINDS},
+            }
+            for r in rows
+        ],
+    }

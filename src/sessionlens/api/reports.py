@@ -33,6 +33,7 @@ Kind = Literal[
     "countries",
     "errors",
     "timing",
+    "struggle",
 ]
 
 
@@ -54,6 +55,7 @@ def report(
         "countries": reports.countries,
         "errors": quality.errors,
         "timing": quality.timing,
+        "struggle": quality.struggle,
     }[kind]
     result: dict[str, Any] = function(conn, project.id, period)
     return result

@@ -25,6 +25,7 @@ KINDS = (
     "countries",
     "errors",
     "timing",
+    "struggle",
 )
 
 
