@@ -24,4 +24,5 @@ const common = {
 mkdirSync(outdir, { recursive: true });
 await esbuild.build({ ...common, entryPoints: { sessionlens: 'src/recorder/index.js' } });
 await esbuild.build({ ...common, entryPoints: { player: 'src/player/index.js' } });
+await esbuild.build({ ...common, entryPoints: { heatmap: 'src/heatmap/index.js' } });
 console.log('built sessionlens.js, player.js, player.css in ' + path.relative(process.cwd(), outdir));

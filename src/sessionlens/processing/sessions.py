@@ -17,6 +17,7 @@ from sqlalchemy.engine import Row
 from sessionlens.analytics.sources import classify
 from sessionlens.ingest.log import LogEntry
 from sessionlens.processing import events as ev
+from sessionlens.processing import heatmaps
 from sessionlens.processing import interactions
 from sessionlens.processing.agents import parse_agent
 from sessionlens.processing.blocks import blob_key, build_blocks
@@ -317,6 +318,7 @@ def apply(
         values["user_id"] = digest.user_id
     _add_events_and_traits(conn, project_id, row.id, digest)
     _add_errors_and_timings(conn, project_id, row.id, digest)
+    heatmaps.fold(conn, row, all_events)
     apply_forms(conn, project_id, row.id, all_events)
     conn.execute(update(session).where(session.c.id == row.id).values(**values))
     interactions.apply(conn, project_id, row.id, fresh, last_ts)
