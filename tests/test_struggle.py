@@ -61,6 +61,12 @@ def test_pagination_and_steppers_are_not_rage() -> None:
     """Each click changed the page: a "next page" button or a quantity stepper."""
     stepper = [click(0), at(30, "mut"), click(300), at(320, "mut"), click(600), at(650, "mut")]
     assert "rage_click" not in kinds(stepper)
+    # A quantity stepper changes its field's value, not the DOM.
+    qty = [click(0), at(5, "input"), click(200), at(205, "input"), click(400), at(405, "input")]
+    assert "rage_click" not in kinds(qty)
+    # ...or the recording cannot show it (masked values look alike): the recorder says so.
+    masked = [click(0, chg=1), click(200, chg=1), click(400, chg=1)]
+    assert kinds(masked) == []
     # One click without an answer in the burst: that is frustration again.
     partly = [click(0), at(30, "mut"), click(300), click(600), at(650, "mut")]
     assert "rage_click" in kinds(partly)

@@ -176,7 +176,7 @@ function start(options) {
   // Before the recorder's listeners: the timing event must be in the batch sent on hide.
   watchErrors((payload) => addCustom('sessionlens.error', payload));
   watchTiming(location.href, (payload) => addCustom('sessionlens.timing', payload));
-  watchInteractions(addCustom);
+  watchInteractions(addCustom, prefix + '/');
   watchForms(addCustom, () => ctl.recorder);
   update();
 }

@@ -137,10 +137,31 @@ export function clickPayload(event, el, doc, win) {
   };
 }
 
-/** Start times (performance.now()) of fetch and XMLHttpRequest calls; never their URLs. */
+function requestUrl(input) {
+  try {
+    if (typeof input === 'string') return input;
+    if (input && typeof input.url === 'string') return input.url;
+    return String(input || '');
+  } catch (_) {
+    return '';
+  }
+}
+
+/** Start times (performance.now()) of fetch and XMLHttpRequest calls, except the recorder's
+ * own (URLs under `own`); never their URLs. */
 class NetworkStarts {
-  constructor() {
+  constructor(own) {
+    this.own = own || null;
     this.starts = [];
+  }
+
+  ours(url) {
+    if (!this.own) return false;
+    try {
+      return new URL(url, location.href).href.indexOf(this.own) === 0;
+    } catch (_) {
+      return false;
+    }
   }
 
   note() {
@@ -155,7 +176,8 @@ class NetworkStarts {
     try {
       for (const entry of performance.getEntriesByType('resource')) {
         const type = entry.initiatorType;
-        if (type !== 'fetch' && type !== 'xmlhttprequest' && entry.startTime >= from && entry.startTime <= to) n++;
+        if (type === 'fetch' || type === 'xmlhttprequest' || this.ours(entry.name)) continue;
+        if (entry.startTime >= from && entry.startTime <= to) n++;
       }
     } catch (_) {
       // no resource timing
@@ -167,25 +189,53 @@ class NetworkStarts {
     const self = this;
     const originalFetch = win.fetch;
     if (typeof originalFetch === 'function') {
-      win.fetch = function () {
-        try { self.note(); } catch (_) { /* never break the page */ }
+      win.fetch = function (input) {
+        try {
+          if (!self.ours(requestUrl(input))) self.note();
+        } catch (_) { /* never break the page */ }
         return originalFetch.apply(this, arguments);
       };
     }
     const proto = win.XMLHttpRequest && win.XMLHttpRequest.prototype;
-    if (proto && typeof proto.send === 'function') {
+    if (proto && typeof proto.send === 'function' && typeof proto.open === 'function') {
+      const requested = new WeakMap();
+      const originalOpen = proto.open;
+      proto.open = function (method, url) {
+        try { requested.set(this, requestUrl(url)); } catch (_) { /* never break the page */ }
+        return originalOpen.apply(this, arguments);
+      };
       const originalSend = proto.send;
       proto.send = function () {
-        try { self.note(); } catch (_) { /* never break the page */ }
+        try {
+          if (!self.ours(requested.get(this) || '')) self.note();
+        } catch (_) { /* never break the page */ }
         return originalSend.apply(this, arguments);
       };
     }
   }
 }
 
-/** Report clicks, layout changes and network activity after clicks: report(tag, payload). */
-export function watchInteractions(report) {
-  const net = new NetworkStarts();
+const FIELD_SELECTOR = 'input, select, textarea';
+const MAX_FIELDS = 50;
+
+/** A summary of the form fields near `el` that changes when any of their values changes.
+ * Values are only compared here, in memory; they are never sent. */
+export function fieldState(el) {
+  let scope = el.closest ? el.closest('form') : null;
+  if (!scope) scope = (el.parentElement && el.parentElement.parentElement) || el.parentElement || el;
+  let out = '';
+  let count = 0;
+  for (const field of scope.querySelectorAll(FIELD_SELECTOR)) {
+    if (count++ >= MAX_FIELDS) break;
+    out += (field.type === 'checkbox' || field.type === 'radio' ? String(field.checked) : String(field.value)) + '\u0000';
+  }
+  return out;
+}
+
+/** Report clicks, layout changes and network activity after clicks: report(tag, payload).
+ * `own` is the prefix of the recorder's own requests, which are not the page's activity. */
+export function watchInteractions(report, own) {
+  const net = new NetworkStarts(own);
   try {
     net.install(window);
   } catch (_) {
@@ -198,7 +248,19 @@ export function watchInteractions(report) {
       if (!el || el.nodeType !== 1) return;
       const ts = Date.now();
       const started = performance.now();
-      report('sessionlens.click', clickPayload(event, el, document, window));
+      const payload = clickPayload(event, el, document, window);
+      const target = clickTarget(el);
+      const before = fieldState(target);
+      // After the page's own click handlers: did a field near the element change (a quantity
+      // stepper's value is set by script, which the masked recording cannot show)?
+      setTimeout(() => {
+        try {
+          payload.chg = fieldState(target) !== before ? 1 : 0;
+          report('sessionlens.click', payload);
+        } catch (_) {
+          // never break the page
+        }
+      }, 0);
       setTimeout(() => {
         try {
           const n = net.count(started);

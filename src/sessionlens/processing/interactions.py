@@ -129,6 +129,7 @@ class Reader:
             "y": row["y"],
             "int": int(row["interactive"]),
             "dl": int(bool(payload.get("dl"))),
+            "chg": int(bool(payload.get("chg"))),
             "path": self.path,
         }
         self.items.append(Item(ts, "click", data))

@@ -11,7 +11,7 @@ The rules (docs/struggle.md explains each, and its known false positives):
   unless each click changed the page (steppers, pagination, carousels);
 - dead click: a click on a link, button or other interactive element (not a form field,
   not a download) followed by no DOM change, navigation, input, scroll or network request
-  within 1 s;
+  within 1 s, and that changed no form field near it (`chg`, checked by the recorder);
 - error click: a JavaScript error within 1 s after a click;
 - u-turn: leaving a page and coming back to it within 5 s;
 - excessive scrolling: the page scrolled up and down 3+ times (legs of 300+ px) within 5 s;
@@ -155,13 +155,16 @@ def rage_clicks(items: list[Item]) -> Iterator[Signal]:
 
 
 def _each_changed_the_page(items: list[Item], burst: list[Item]) -> bool:
-    """Steppers, pagination, carousels: every click was answered by a change."""
+    """Steppers, pagination, carousels: every click was answered by a change (of the page,
+    or of a field's value, as a quantity stepper's)."""
     return all(
-        _between(items, a.ts - 1, b.ts, ("mut", "nav")) for a, b in itertools.pairwise(burst)
+        a.data.get("chg") or _between(items, a.ts - 1, b.ts, ("mut", "nav", "input")) for a, b in itertools.pairwise(burst)
     )
 
 
 def _answered(items: list[Item], click: Item) -> bool:
+    if click.data.get("chg"):  # a field near it changed (the recorder compared them)
+        return True
     end = click.ts + RESPONSE_MS
     if _between(items, click.ts - 1, end, ("mut", "nav", "input", "scroll")):
         return True
