@@ -28,7 +28,7 @@ from starlette.routing import Mount
 
 from sessionlens import bootstrap, config, projects
 from sessionlens.accounts import members, onetime, tokens, users
-from sessionlens.analytics import search, segments
+from sessionlens.analytics import funnels, saved_funnels, search, segments
 from sessionlens.app import create_app
 from sessionlens.context import Context
 from sessionlens.demo import catalog
@@ -108,6 +108,11 @@ MANAGERS_ONLY = {
     ("POST", "/api/v1/projects/{project_id}/visitors/erase"),
     # The walked segments were saved by alice: a member may delete only her own.
     ("POST", "/projects/{project_id}/segments/{segment_id}/delete"),
+    # So were the walked funnels: a member may change only her own.
+    ("POST", "/projects/{project_id}/funnels/{funnel_id}"),
+    ("POST", "/projects/{project_id}/funnels/{funnel_id}/delete"),
+    ("PUT", "/api/v1/projects/{project_id}/funnels/{funnel_id}"),
+    ("DELETE", "/api/v1/projects/{project_id}/funnels/{funnel_id}"),
 }
 
 # What each path parameter names, so which rule it brings (the strictest one wins):
@@ -118,6 +123,7 @@ PARAM_RULES = {
     "session_id": "project",
     "index": "project",
     "segment_id": "project",
+    "funnel_id": "project",
     "org_id": "managers",
     "user_id": "managers",
     "token_id": "own",
@@ -127,12 +133,20 @@ PARAM_RULES = {
     "kind": "login",
 }
 STRICTNESS = ("login", "project", "managers", "own")
-PROJECT_PARAMS = {"project_id", "session_id", "index", "segment_id", "project_key"}
+PROJECT_PARAMS = {"project_id", "session_id", "index", "segment_id", "funnel_id", "project_key"}
 
 # Queries and bodies for routes that need more than their path to reach the access check.
 # The console erasure is not confirmed, so it erases nothing; the API erasure does erase
-# the visitor when alice sends it, after every read of her walk.
-REQUESTS: dict[tuple[str, str], dict[str, dict[str, str]]] = {
+# the visitor when alice sends it, after every read of her walk. So for funnels.
+FUNNEL_FORM = {"name": "Walked", "window": "30", "step_type": ["url", "url"]}
+FUNNEL_FORM |= {"step_value": ["/", "/cart"]}
+FUNNEL_JSON = {"name": "Walked", "steps": [{"type": "url", "value": "/"}] * 2}
+REQUESTS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
+    ("POST", "/projects/{project_id}/funnels"): {"data": FUNNEL_FORM},
+    ("POST", "/projects/{project_id}/funnels/{funnel_id}"): {"data": FUNNEL_FORM},
+    ("POST", "/api/v1/projects/{project_id}/funnels/query"): {"json": FUNNEL_JSON},
+    ("POST", "/api/v1/projects/{project_id}/funnels"): {"json": FUNNEL_JSON},
+    ("PUT", "/api/v1/projects/{project_id}/funnels/{funnel_id}"): {"json": FUNNEL_JSON},
     ("GET", "/projects/{project_id}/visitors/export"): {
         "params": {"by": "visitor", "id": "{visitor_id}"}
     },
@@ -189,6 +203,7 @@ class Recorded:
     visitor_id: str
     origin_host: str
     segment: segments.Segment
+    funnel_id: int
 
     @property
     def markers(self) -> tuple[str, ...]:
@@ -232,6 +247,7 @@ class World:
             "session_id": recorded.session_id,
             "index": 0,
             "segment_id": recorded.segment.id,
+            "funnel_id": recorded.funnel_id,
             "project_key": recorded.project.ingest_key,
             "visitor_id": recorded.visitor_id,
             "org_id": self.org_a,
@@ -294,8 +310,10 @@ def record(client: TestClient, ctx: Context, owner: Account, name: str) -> Recor
             search.parse({"utm_source": "newsletter"}),
             owner.user_id,
         )
+        steps = funnels.parse_steps([{"type": "url", "value": "/"}] * 2)
+        walked = saved_funnels.create(conn, owner.project.id, "Walked", steps, 30, owner.user_id)
     host = origin.split("//")[1]
-    return Recorded(owner.project, "", client_session_id, visitor_id, host, saved)
+    return Recorded(owner.project, "", client_session_id, visitor_id, host, saved, walked.id)
 
 
 @pytest.fixture
@@ -445,7 +463,10 @@ def send_request(
 ) -> Response:
     url = endpoint.path.format(**values)
     extra: dict[str, Any] = {
-        kind: {name: value.format(**values) for name, value in fields.items()}
+        kind: {
+            name: value.format(**values) if isinstance(value, str) else value
+            for name, value in fields.items()
+        }
         for kind, fields in REQUESTS.get(endpoint.key, {}).items()
     }
     headers = {"Authorization": f"Bearer {token}"} if token and endpoint.is_api else {}

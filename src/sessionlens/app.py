@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sessionlens.api.audit import router as api_audit_router
 from sessionlens.api.heatmaps import router as api_heatmaps_router
 from sessionlens.api.forms import router as api_forms_router
+from sessionlens.api.funnels import router as api_funnels_router
 from sessionlens.api.imports import router as api_imports_router
 from sessionlens.api.reports import router as api_reports_router
 from sessionlens.api.routes import router as api_router
@@ -27,6 +28,7 @@ from sessionlens.console.account_pages import router as account_pages_router
 from sessionlens.console.heatmap_pages import router as heatmap_pages_router
 from sessionlens.console.common import render
 from sessionlens.console.form_pages import router as form_pages_router
+from sessionlens.console.funnel_pages import router as funnel_pages_router
 from sessionlens.console.login_pages import router as login_pages_router
 from sessionlens.console.me_pages import router as me_pages_router
 from sessionlens.console.org_pages import router as org_pages_router
@@ -190,6 +192,7 @@ def create_app(ctx: Context, run_processor: bool | None = None) -> FastAPI:
     app.include_router(visitor_pages_router)
     app.include_router(recorded_pages_router)
     app.include_router(report_pages_router)
+    app.include_router(funnel_pages_router)
     app.include_router(heatmap_pages_router)
     app.include_router(form_pages_router)
     if ctx.settings.demo:
@@ -199,6 +202,7 @@ def create_app(ctx: Context, run_processor: bool | None = None) -> FastAPI:
     app.include_router(api_visitors_router, prefix="/api/v1")
     app.include_router(api_audit_router, prefix="/api/v1")
     app.include_router(api_reports_router, prefix="/api/v1")
+    app.include_router(api_funnels_router, prefix="/api/v1")
     app.include_router(api_heatmaps_router, prefix="/api/v1")
     app.include_router(api_forms_router, prefix="/api/v1")
     app.include_router(api_imports_router, prefix="/api/v1")

@@ -69,3 +69,38 @@ def line_chart(points: list[dict[str, Any]], series: list[tuple[str, str]]) -> M
     )
     # Every label above went through escape(); the rest is numbers we formatted.
     return Markup("".join(parts) + f'<p class="legend-row">{legend}</p>')  # noqa: S704
+
+
+def funnel_chart(steps: list[dict[str, Any]]) -> Markup:
+    """A bar per funnel step [{step, type, value, sessions, overall}, ...], its height the
+    sessions that reached it, labelled with the count and the share of step 1."""
+    if not steps:
+        return Markup("")
+    top = _nice_max(float(steps[0]["sessions"]))
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM - 14
+    slot = plot_w / len(steps)
+    bar_w = min(120.0, slot * 0.7)
+    parts = [
+        f'<svg class="chart funnel-chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-label="Sessions reaching each step">'
+    ]
+    base = TOP + 14 + plot_h
+    for k, step in enumerate(steps):
+        value = float(step["sessions"])
+        height = (value / top) * plot_h
+        x = LEFT + k * slot + (slot - bar_w) / 2
+        label = f"{int(value):,} ({float(step['overall']) * 100:.1f}%)"
+        name = f"{k + 1}. {step['type']} {step['value']}"
+        short = name if len(name) <= 28 else name[:27] + "…"
+        parts.append(
+            f'<rect x="{x:.1f}" y="{base - height:.1f}" width="{bar_w:.1f}" '
+            f'height="{height:.1f}" fill="{COLOURS[0]}"><title>{escape(name)}: '
+            f"{escape(label)}</title></rect>"
+            f'<text x="{x + bar_w / 2:.1f}" y="{base - height - 4:.1f}" class="axis" '
+            f'text-anchor="middle">{escape(label)}</text>'
+            f'<text x="{x + bar_w / 2:.1f}" y="{HEIGHT - 8}" class="axis" '
+            f'text-anchor="middle">{escape(short)}</text>'
+        )
+    parts.append("</svg>")
+    # Every label above went through escape(); the rest is numbers we formatted.
+    return Markup("".join(parts))  # noqa: S704

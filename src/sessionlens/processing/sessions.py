@@ -19,6 +19,7 @@ from sessionlens.ingest.log import LogEntry
 from sessionlens.processing import events as ev
 from sessionlens.processing import heatmaps
 from sessionlens.processing import interactions
+from sessionlens.processing import steps
 from sessionlens.processing.agents import parse_agent
 from sessionlens.processing.blocks import blob_key, build_blocks
 from sessionlens.processing.forms import apply as apply_forms
@@ -322,3 +323,4 @@ def apply(
     apply_forms(conn, project_id, row.id, all_events)
     conn.execute(update(session).where(session.c.id == row.id).values(**values))
     interactions.apply(conn, project_id, row.id, fresh, last_ts)
+    steps.apply(conn, project_id, row.id)  # keep last: reads the rows written above

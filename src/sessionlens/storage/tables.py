@@ -556,3 +556,46 @@ heatmap_view = Table(
     Column("reach", Integer, nullable=False, default=-1),  # the deepest band reached
     Column("attention", Text, nullable=False, default=""),  # ms per band, comma-separated
 )
+
+# Funnels (analytics/funnels.py). What a session did, once per distinct step key: a page path
+# ("url"), a custom event name ("event") or a clicked element's selector ("click"). Kept by
+# the processor (processing/steps.py) so a funnel reads one index range per step instead of
+# the pageviews, events and clicks.
+step_key = Table(
+    "step_key",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(5), nullable=False),
+    Column("key", String(500), nullable=False),
+    UniqueConstraint("project_id", "kind", "key", name="uq_step_key_project_kind_key"),
+)
+
+session_step = Table(
+    "session_step",
+    metadata,
+    Column("key_id", ForeignKey("step_key.id", ondelete="CASCADE"), primary_key=True),
+    Column("session_ts", BigInteger, primary_key=True),  # the session's first_ts
+    Column("session_id", ForeignKey("session.id", ondelete="CASCADE"), primary_key=True),
+    # every time the session did it: ms after session_ts, comma-separated, in no set order
+    Column("times", Text, nullable=False),
+    # copied from the session, so a funnel's breakdown needs no join
+    Column("device", String(20), nullable=False, default=""),
+    Column("source", String(20), nullable=False, default=""),
+    Index("ix_session_step_session_id", "session_id"),
+    sqlite_with_rowid=False,  # the primary key is the table: one range read per step
+)
+
+# A saved funnel of a project: its steps as JSON [{"type": "url", "value": "/cart"}, ...].
+funnel = Table(
+    "funnel",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("steps", Text, nullable=False),
+    Column("window_minutes", Integer, nullable=False),
+    Column("created_by", ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+)

@@ -115,6 +115,15 @@ def set_prelogin_cookie(request: Request, response: Response, token: str, path: 
 def api_user(request: Request) -> tokens.ApiCaller:
     """The API caller from `Authorization: Bearer <token>`, or 401. Write methods need a
     read-write token."""
+    user = api_reader(request)
+    if request.method not in ("GET", "HEAD", "OPTIONS") and user.scope != "write":
+        raise HTTPException(403, "this API token is read-only")
+    return user
+
+
+def api_reader(request: Request) -> tokens.ApiCaller:
+    """The API caller, of any scope: for a route that only reads whatever its method (a
+    query sent as a POST body)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -129,6 +138,4 @@ def api_user(request: Request) -> tokens.ApiCaller:
         raise HTTPException(
             401, "the API token is not valid", headers={"WWW-Authenticate": "Bearer"}
         )
-    if request.method not in ("GET", "HEAD", "OPTIONS") and user.scope != "write":
-        raise HTTPException(403, "this API token is read-only")
     return user
