@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from sessionlens.context import Context
-from sessionlens.processing.forms import retries
 from sessionlens.processing.processor import Processor
 from sessionlens.storage.tables import form_field_visit, form_visit
 from tests.conftest import Account, batch, login, page_events, send
@@ -357,25 +356,3 @@ def test_console_page_lists_the_forms_and_their_fields(
     bad = client.get(f"/projects/{alice.project.id}/forms?url=nope")
     assert bad.status_code == 400
     assert "url must be a path" in bad.text
-
-
-def test_retries_are_submits_after_a_failed_attempt() -> None:
-    t = NOW
-    native = [
-        fe(t, "invalid", "name"),
-        fe(t + 1, "invalid", "email"),
-        fe(t + 500, "focus", "name"),
-        fe(t + 2000, "invalid", "email"),  # a second blocked attempt
-        fe(t + 3000, "submit"),
-    ]
-    assert retries(native) == [(t + 2000, CHECKOUT), (t + 3000, CHECKOUT)]
-    scripted = [
-        fe(t, "submit"),
-        fe(t + 5, "focus", "name"),  # the page's script focuses the first bad field
-        fe(t + 10, "invalid", "name"),
-        fe(t + 11, "invalid", "email"),
-        fe(t + 4000, "submit"),
-        fe(t + 9000, "submit", form="form#newsletter"),
-    ]
-    assert retries(scripted) == [(t + 4000, CHECKOUT)]
-    assert retries([fe(t, "submit"), fe(t + 5000, "submit")]) == []

@@ -38,7 +38,6 @@ MAX_FORM = 300
 MAX_FIELD = 100
 MAX_TYPE = 30
 MAX_SPAN_MS = 30 * 60_000  # longer focus spans and first-input delays are not counted
-RETRY_WINDOW_MS = 1000  # invalid events this soon after a submit belong to that submit
 
 
 @dataclass(frozen=True)
@@ -93,47 +92,6 @@ def parse(event: dict[str, Any]) -> FormEvent | None:
 def form_events(events: list[dict[str, Any]]) -> list[FormEvent]:
     out = [e for e in (parse(event) for event in events) if e is not None]
     out.sort(key=lambda e: e.ts)  # stable: events sharing a timestamp keep their order
-    return out
-
-
-@dataclass
-class _Attempts:
-    failed: bool = False  # the latest attempt failed validation
-    submit_ts: int | None = None
-    in_run: bool = False  # the previous event of this form was an invalid one
-
-
-def retries(events: list[dict[str, Any]]) -> list[tuple[int, str]]:
-    """Repeated submissions of a form with validation errors, for the struggle signals:
-    (ts, form) of every submit attempt of a form that came after a failed attempt of the
-    same form, in time order.
-
-    An attempt is a `submit` event, or a run of `invalid` events with no submit just
-    before (the browser's own validation stopped the submit, so no submit event came).
-    `invalid` events within 1 s after a submit belong to that submit (a script checked
-    the form after the submit) and make it a failed attempt. Events of every page of the
-    session may be given: a form keeps its name across pages.
-    """
-    state: dict[str, _Attempts] = {}
-    out: list[tuple[int, str]] = []
-    for e in form_events(events):
-        s = state.setdefault(e.form, _Attempts())
-        if e.act == "submit":
-            if s.failed:
-                out.append((e.ts, e.form))
-            s.failed, s.submit_ts, s.in_run = False, e.ts, False
-        elif e.act == "invalid":
-            if s.in_run:
-                continue
-            s.in_run = True
-            if s.submit_ts is not None and 0 <= e.ts - s.submit_ts <= RETRY_WINDOW_MS:
-                s.failed = True
-                continue
-            if s.failed:
-                out.append((e.ts, e.form))
-            s.failed = True
-        else:
-            s.in_run = False
     return out
 
 
