@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from sessionlens.context import Context
 from sessionlens.processing import interactions, struggle
@@ -331,9 +331,10 @@ def test_a_quiet_session_settles(
     processor.drain()
     with ctx.engine.connect() as conn:
         assert conn.execute(select(session.c.dead_clicks)).scalar_one() == 0
+    now = int(time.time() * 1000)
     with ctx.engine.begin() as conn:
-        assert interactions.settle(conn, NOW + 10_000) == 0  # not quiet long enough
-        assert interactions.settle(conn, NOW + 500 + interactions.SETTLE_AFTER_MS + 1) == 1
+        assert interactions.settle(conn, now + 1000) == 0  # not quiet long enough
+        assert interactions.settle(conn, now + interactions.SETTLE_AFTER_MS + 1000) == 1
     with ctx.engine.connect() as conn:
         assert conn.execute(select(session.c.dead_clicks)).scalar_one() == 1
         assert conn.execute(select(signal_state)).all() == []
@@ -344,7 +345,10 @@ def test_the_processor_settles_quiet_sessions(
 ) -> None:
     _send(client, alice, 0, [*page_events("https://shop.example/", NOW), sl_click(500, "button#x")])
     processor.drain()
-    assert processor.settle() == 1  # recorded an hour ago: quiet
+    assert processor.settle() == 0  # the batch came just now: maybe more will come
+    with ctx.engine.begin() as conn:
+        conn.execute(update(signal_state).values(saved_ms=signal_state.c.saved_ms - 61_000))
+    assert processor.settle() == 1
     assert processor.settle() == 0
     with ctx.engine.connect() as conn:
         assert conn.execute(select(session.c.dead_clicks)).scalar_one() == 1

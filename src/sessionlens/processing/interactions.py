@@ -10,6 +10,7 @@ are decided without waiting for more, and its state row goes.
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -142,10 +143,12 @@ def _load_state(conn: Connection, session_id: str) -> dict[str, Any]:
     return json.loads(raw) if raw else {}
 
 
-def _save_state(conn: Connection, session_id: str, last_ts: int, state: dict[str, Any]) -> None:
+def _save_state(conn: Connection, session_id: str, saved_ms: int, state: dict[str, Any]) -> None:
     conn.execute(delete(signal_state).where(signal_state.c.session_id == session_id))
     conn.execute(
-        insert(signal_state).values(session_id=session_id, last_ts=last_ts, state=json.dumps(state))
+        insert(signal_state).values(
+            session_id=session_id, saved_ms=saved_ms, state=json.dumps(state)
+        )
     )
 
 
@@ -177,15 +180,17 @@ def apply(
         "done": done,
         "items": [i.as_json() for i in struggle.keep(items, horizon)],
     }
-    _save_state(conn, session_id, horizon, state)
+    # When the state was saved, by the server's clock: a browser's clock may be far off.
+    _save_state(conn, session_id, int(time.time() * 1000), state)
 
 
 def settle(conn: Connection, now_ms: int) -> int:
-    """Decide the last signals of sessions quiet for SETTLE_AFTER_MS; how many settled."""
+    """Decide the last signals of sessions with no new batch for SETTLE_AFTER_MS (server
+    time); how many settled."""
     rows = conn.execute(
         select(signal_state.c.session_id, signal_state.c.state, session.c.project_id)
         .join(session, session.c.id == signal_state.c.session_id)
-        .where(signal_state.c.last_ts < now_ms - SETTLE_AFTER_MS)
+        .where(signal_state.c.saved_ms < now_ms - SETTLE_AFTER_MS)
         .limit(SETTLE_BATCH)
     ).all()
     for session_id, raw, project_id in rows:

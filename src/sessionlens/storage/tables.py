@@ -414,7 +414,7 @@ signal_state = Table(
     "signal_state",
     metadata,
     Column("session_id", ForeignKey("session.id", ondelete="CASCADE"), primary_key=True),
-    Column("last_ts", BigInteger, nullable=False),
+    Column("saved_ms", BigInteger, nullable=False),  # server time of the last update
     Column("state", Text, nullable=False),
 )
 

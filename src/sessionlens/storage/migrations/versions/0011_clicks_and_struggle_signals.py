@@ -63,7 +63,7 @@ def upgrade() -> None:
     op.create_table(
         "signal_state",
         sa.Column("session_id", sa.String(length=32), nullable=False),
-        sa.Column("last_ts", sa.BigInteger(), nullable=False),
+        sa.Column("saved_ms", sa.BigInteger(), nullable=False),
         sa.Column("state", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
             ["session_id"],
