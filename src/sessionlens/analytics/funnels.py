@@ -16,8 +16,8 @@ import heapq
 import math
 import re
 from bisect import bisect_left, bisect_right
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from statistics import median
@@ -154,50 +154,58 @@ def _key_ids(conn: Connection, project_id: int, step: Step, clicks: dict[int, st
 # --- reading and matching --------------------------------------------------------------
 
 
-@dataclass
-class _Entered:
-    session_ts: int
-    device: str
-    source: str
-
-
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def _read_step(
-    conn: Connection,
-    ids: list[int],
-    period: Period,
-    within: set[str] | dict[str, Any] | None,
-    first: dict[str, _Entered] | None,
-    sessions: Any = None,
-) -> dict[str, list[int]]:
-    """session id -> the times (ms after its start) it did any of the keys."""
-    times: dict[str, list[int]] = defaultdict(list)
+def _rows(
+    conn: Connection, ids: list[int], period: Period, columns: list[Any], sessions: Any = None
+) -> Iterator[Any]:
+    """The step rows of the keys over the period's sessions (one index range per key)."""
     for at in range(0, len(ids), _CHUNK):
-        query = select(
-            session_step.c.session_id,
-            session_step.c.session_ts,
-            session_step.c.times,
-            session_step.c.device,
-            session_step.c.source,
-        ).where(
+        query = select(*columns).where(
             session_step.c.key_id.in_(ids[at : at + _CHUNK]),
             session_step.c.session_ts >= _ms(period.start),
             session_step.c.session_ts < _ms(period.end),
         )
         if sessions is not None:
             query = query.where(session_step.c.session_id.in_(sessions))
-        for sid, session_ts, text, device, source in conn.execute(query):
-            if within is not None and sid not in within:
-                continue
-            times[sid].extend(int(t) for t in text.split(","))
-            if first is not None and sid not in first:
-                first[sid] = _Entered(session_ts, device, source)
-    for found in times.values():
-        found.sort()
-    return times
+        yield from conn.execute(query)
+
+
+def _first_step(
+    conn: Connection, ids: list[int], period: Period, sessions: Any
+) -> dict[str, list[Any]]:
+    """session id -> [times (text), session_ts, device, source] of the sessions at step 1.
+    Times stay text here: most sessions go no further, and theirs are never parsed."""
+    found: dict[str, list[Any]] = {}
+    c = session_step.c
+    columns = [c.session_id, c.times, c.session_ts, c.device, c.source]
+    for sid, times, session_ts, device, source in _rows(conn, ids, period, columns, sessions):
+        entry = found.get(sid)
+        if entry is None:
+            found[sid] = [times, session_ts, device, source]
+        else:
+            entry[0] += "," + times
+    return found
+
+
+def _later_step(
+    conn: Connection, ids: list[int], period: Period, entered: dict[str, Any]
+) -> dict[str, str]:
+    found: dict[str, str] = {}
+    columns = [session_step.c.session_id, session_step.c.times]
+    for sid, times in _rows(conn, ids, period, columns):
+        if sid in entered:
+            before = found.get(sid)
+            found[sid] = times if before is None else before + "," + times
+    return found
+
+
+def _times(text: str) -> list[int]:
+    if "," not in text:
+        return [int(text)]
+    return sorted(map(int, text.split(",")))
 
 
 def _furthest(
@@ -263,73 +271,80 @@ def compute(
             session.c.started_at < period.end,
             *conditions,
         )
-    entered: dict[str, _Entered] = {}
-    per_step: list[dict[str, list[int]]] = [
-        _read_step(conn, ids[0], period, None, entered, matching)
-    ]
-    for key_ids in ids[1:]:
-        per_step.append(_read_step(conn, key_ids, period, entered, None))
+    entered = _first_step(conn, ids[0], period, matching)
+    later = [_later_step(conn, key_ids, period, entered) for key_ids in ids[1:]]
     strict = [False] + [steps[k] == steps[k - 1] for k in range(1, len(steps))]
-    runs = {
-        sid: _furthest([found.get(sid) for found in per_step], strict, window_minutes * 60_000)
-        for sid in per_step[0]
-    }
-    return _figures(steps, runs, entered, dropped_limit)
+    figures = _Tally(len(steps), dropped_limit).count(entered, later, strict, window_minutes)
+    for step, out in zip(steps, figures["steps"], strict=True):
+        out.update(step.as_dict())
+    return figures
 
 
-def _figures(
-    steps: list[Step],
-    runs: dict[str, list[int]],
-    entered: dict[str, _Entered],
-    dropped_limit: int,
-) -> dict[str, Any]:
-    reached = [0] * len(steps)
-    gaps: list[list[int]] = [[] for _ in steps]
-    breakdown: dict[str, dict[str, list[int]]] = {name: {} for name in BREAKDOWNS}
-    dropped: list[list[tuple[int, str, int]]] = [[] for _ in steps]
-    for sid, run in runs.items():
-        meta = entered[sid]
-        for k in range(len(run)):
-            reached[k] += 1
-            if k:
-                gaps[k].append(run[k] - run[k - 1])
-        for name in BREAKDOWNS:
-            counts = breakdown[name].setdefault(getattr(meta, name) or "unknown", [0] * len(steps))
-            for k in range(len(run)):
-                counts[k] += 1
-        if len(run) < len(steps):
-            item = (meta.session_ts, sid, run[-1])
-            bucket = dropped[len(run) - 1]
-            if len(bucket) < dropped_limit:
-                heapq.heappush(bucket, item)
-            elif dropped_limit:
-                heapq.heappushpop(bucket, item)
-    first = reached[0]
-    out_steps = []
-    for k, step in enumerate(steps):
-        after = reached[k + 1] if k + 1 < len(steps) else reached[k]
-        lost = reached[k] - after
-        out_steps.append(
-            {
-                "step": k + 1,
-                **step.as_dict(),
-                "sessions": reached[k],
-                "conversion": _rate(reached[k], reached[k - 1]) if k else 1.0,
-                "overall": _rate(reached[k], first),
-                "dropped": lost,
-                "drop_off": _rate(lost, reached[k]),
-                "median_ms": round(median(gaps[k])) if gaps[k] else None,
-                "p90_ms": _p90(gaps[k]),
-                "dropped_sessions": [_dropped(*item) for item in sorted(dropped[k], reverse=True)],
-            }
-        )
-    return {
-        "entered": first,
-        "converted": reached[-1],
-        "conversion": _rate(reached[-1], first),
-        "steps": out_steps,
-        "breakdown": {
-            name: [
+class _Tally:
+    """Each session's furthest step, added up: per step, per device and source, the times
+    between steps, and the newest sessions that stopped at each step."""
+
+    def __init__(self, count: int, dropped_limit: int) -> None:
+        self.count_of_steps = count
+        self.limit = dropped_limit
+        self.depths: Counter[tuple[str, str, int]] = Counter()
+        self.gaps: list[list[int]] = [[] for _ in range(count)]
+        # per step: a min-heap of (session_ts, session id, last time: int, or text to parse)
+        self.dropped: list[list[tuple[int, str, int | str]]] = [[] for _ in range(count)]
+
+    def _drop(self, depth: int, session_ts: int, sid: str, last: int | str) -> None:
+        heap = self.dropped[depth - 1]
+        if len(heap) < self.limit:
+            heapq.heappush(heap, (session_ts, sid, last))
+        elif self.limit and session_ts > heap[0][0]:
+            heapq.heapreplace(heap, (session_ts, sid, last))
+
+    def count(
+        self,
+        entered: dict[str, list[Any]],
+        later: list[dict[str, str]],
+        strict: list[bool],
+        window_minutes: int,
+    ) -> dict[str, Any]:
+        window_ms = window_minutes * 60_000
+        second = later[0]
+        depths = self.depths
+        for sid, (text, session_ts, device, source) in entered.items():
+            if sid not in second:  # most sessions: nothing to order
+                depths[(device, source, 1)] += 1
+                if len(self.dropped[0]) < self.limit or session_ts > self.dropped[0][0][0]:
+                    self._drop(1, session_ts, sid, text)
+                continue
+            found: list[list[int] | None] = [_times(text)]
+            for step in later:
+                times = step.get(sid)
+                found.append(_times(times) if times is not None else None)
+            run = _furthest(found, strict, window_ms)
+            depth = len(run)
+            depths[(device, source, depth)] += 1
+            for k in range(1, depth):
+                self.gaps[k].append(run[k] - run[k - 1])
+            if depth < self.count_of_steps:
+                self._drop(depth, session_ts, sid, run[-1])
+        return self._figures()
+
+    def _reached(self, which: int | None = None, value: str = "") -> list[int]:
+        at = [0] * (self.count_of_steps + 1)
+        for (device, source, depth), n in self.depths.items():
+            if which is None or (device, source)[which] == value:
+                at[depth] += n
+        # sessions that reached step k: those whose furthest step is k or later
+        return [sum(at[k + 1 :]) for k in range(self.count_of_steps)]
+
+    def _figures(self) -> dict[str, Any]:
+        reached = self._reached()
+        first = reached[0]
+        breakdown: dict[str, list[dict[str, Any]]] = {}
+        for which, name in enumerate(BREAKDOWNS):
+            values = sorted({(device, source)[which] for device, source, _ in self.depths})
+            groups = [(value or "unknown", self._reached(which, value)) for value in values]
+            groups.sort(key=lambda g: (-g[1][0], g[0]))
+            breakdown[name] = [
                 {
                     "name": value,
                     "entered": counts[0],
@@ -337,11 +352,34 @@ def _figures(
                     "conversion": _rate(counts[-1], counts[0]),
                     "steps": counts,
                 }
-                for value, counts in sorted(groups.items(), key=lambda kv: (-kv[1][0], kv[0]))
+                for value, counts in groups
             ]
-            for name, groups in breakdown.items()
-        },
-    }
+        return {
+            "entered": first,
+            "converted": reached[-1],
+            "conversion": _rate(reached[-1], first),
+            "steps": [self._step(k, reached) for k in range(self.count_of_steps)],
+            "breakdown": breakdown,
+        }
+
+    def _step(self, k: int, reached: list[int]) -> dict[str, Any]:
+        after = reached[k + 1] if k + 1 < len(reached) else reached[k]
+        lost = reached[k] - after
+        gaps = self.gaps[k]
+        return {
+            "step": k + 1,
+            "sessions": reached[k],
+            "conversion": _rate(reached[k], reached[k - 1]) if k else 1.0,
+            "overall": _rate(reached[k], reached[0]),
+            "dropped": lost,
+            "drop_off": _rate(lost, reached[k]),
+            "median_ms": round(median(gaps)) if gaps else None,
+            "p90_ms": _p90(gaps),
+            "dropped_sessions": [
+                _dropped(ts, sid, last if isinstance(last, int) else _times(last)[0])
+                for ts, sid, last in sorted(self.dropped[k], reverse=True)
+            ],
+        }
 
 
 def _dropped(session_ts: int, sid: str, offset_ms: int) -> dict[str, Any]:
