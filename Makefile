@@ -8,8 +8,9 @@ STAMPS := .stamps
 BUILD := src/sessionlens/console/static/build
 CLIENT_SRC := $(shell find client/src -type f 2>/dev/null) client/build.mjs
 PYTEST_ARGS ?=
+SMALL_SEED := /tmp/sessionlens-seed-20k.db
 
-.PHONY: run test check fmt build install chromium services bench clean
+.PHONY: run test check fmt build install chromium services bench bench-size clean
 
 run: install build
 	$(BIN)/sessionlens serve
@@ -60,6 +61,13 @@ services:
 bench: install build
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/guard.py
+	$(BIN)/python bench/seed.py --sessions 20000 --database-url sqlite:///$(SMALL_SEED) --replace
+	$(BIN)/python bench/reports.py --database-url sqlite:///$(SMALL_SEED)
+
+# Reports and search over a project of 1M sessions and 5M pageviews: about 15 minutes.
+bench-size: install
+	$(BIN)/python bench/seed.py --replace
+	$(BIN)/python bench/reports.py
 
 clean:
 	rm -rf $(STAMPS) $(BUILD) client/node_modules

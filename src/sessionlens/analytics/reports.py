@@ -7,15 +7,16 @@ the console draws and the API returns as JSON.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, String, case, column, func, literal_column, or_, select, values
 
-from sessionlens.analytics.period import Period, Unit, bucket, labels
+from sessionlens.analytics.period import Period, Unit, labels
 from sessionlens.analytics.sources import GROUPS
 from sessionlens.privacy import DEFAULT_URL_DENYLIST, param_denied, strip_url
-from sessionlens.processing.events import split_url
-from sessionlens.storage.tables import pageview, session
+from sessionlens.processing.events import UTM_FIELDS, split_url
+from sessionlens.storage.tables import UTCDateTime, pageview, session
 
 TOP = 20
 
@@ -65,34 +66,59 @@ def overview(conn: Connection, project_id: int, period: Period) -> dict[str, Any
     return {"current": now, "previous": before, "change": change}
 
 
+def _buckets(period: Period, unit: Unit) -> list[tuple[str, datetime, datetime]]:
+    """Each bucket's label and time range, cut to the period."""
+    step = timedelta(hours=1) if unit == "hour" else timedelta(days=7 if unit == "week" else 1)
+    out = []
+    for label in labels(period, unit):
+        start = datetime.fromisoformat(label.replace("T", " ")).replace(tzinfo=UTC)
+        out.append((label, max(start, period.start), min(start + step, period.end)))
+    return out
+
+
 def timeseries(conn: Connection, project_id: int, period: Period, unit: Unit) -> dict[str, Any]:
-    dialect = conn.dialect.name
-    label = bucket(session.c.started_at, unit, dialect).label("t")
-    rows = conn.execute(
-        select(label, func.count(), func.count(func.distinct(session.c.visitor_id)))
-        .where(session.c.project_id == project_id, _in(period))
-        .group_by(label)
-    ).all()
-    view_label = bucket(pageview.c.started_at, unit, dialect).label("t")
-    views: dict[str, int] = dict(
-        (r[0], int(r[1]))
-        for r in conn.execute(
-            select(view_label, func.count())
-            .where(pageview.c.project_id == project_id, _in(period, pageview.c.started_at))
-            .group_by(view_label)
-        ).all()
+    # One index range per bucket instead of a label computed and grouped for every row: the
+    # same counts, without sorting a period's sessions and pageviews.
+    buckets = (
+        values(
+            column("t", String()),
+            column("s", UTCDateTime()),
+            column("e", UTCDateTime()),
+            name="bucket",
+        )
+        .data(_buckets(period, unit))
+        .cte("bucket")
     )
-    by_label = {r[0]: (int(r[1]), int(r[2])) for r in rows}
+
+    def within(table: Any) -> list[Any]:
+        return [
+            table.c.project_id == project_id,
+            table.c.started_at >= buckets.c.s,
+            table.c.started_at < buckets.c.e,
+        ]
+
+    rows = conn.execute(
+        select(
+            buckets.c.t,
+            select(func.count()).select_from(session).where(*within(session)).scalar_subquery(),
+            select(func.count(func.distinct(session.c.visitor_id)))
+            .where(*within(session))
+            .scalar_subquery(),
+            select(func.count()).select_from(pageview).where(*within(pageview)).scalar_subquery(),
+        )
+    ).all()
     points = [
-        {
-            "t": t,
-            "sessions": by_label.get(t, (0, 0))[0],
-            "visitors": by_label.get(t, (0, 0))[1],
-            "pageviews": int(views.get(t, 0)),
-        }
-        for t in labels(period, unit)
+        {"t": t, "sessions": int(n or 0), "visitors": int(v or 0), "pageviews": int(p or 0)}
+        for t, n, v, p in rows
     ]
+    points.sort(key=lambda point: str(point["t"]))
     return {"unit": unit, "points": points}
+
+
+def _ranked(counter: Counter[Any], limit: int = TOP) -> list[tuple[Any, int]]:
+    """The most common, ties in the order of their names (SQL's ORDER BY count left them
+    in no set order)."""
+    return sorted(counter.items(), key=lambda item: (-item[1], str(item[0])))[:limit]
 
 
 def _top(counter: Counter[str], limit: int = TOP) -> list[dict[str, Any]]:
@@ -134,40 +160,46 @@ def pages(conn: Connection, project_id: int, period: Period) -> dict[str, Any]:
 
 
 def sources(conn: Connection, project_id: int, period: Period) -> dict[str, Any]:
-    groups: dict[str, int] = dict(
-        (r[0], int(r[1]))
-        for r in conn.execute(
-            select(session.c.source, func.count())
-            .where(session.c.project_id == project_id, _in(period))
-            .group_by(session.c.source)
-        ).all()
-    )
-    referrers = conn.execute(
-        select(session.c.referrer_domain, session.c.source, func.count())
-        .where(session.c.project_id == project_id, _in(period), session.c.referrer_domain != "")
-        .group_by(session.c.referrer_domain, session.c.source)
-        .order_by(func.count().desc())
-        .limit(TOP)
-    ).all()
+    # One pass over (source, referrer domain), read in the order of their index.
+    groups: Counter[str] = Counter()
+    referrers: Counter[tuple[str, str]] = Counter()
+    for source, domain, count in conn.execute(
+        select(session.c.source, session.c.referrer_domain, func.count())
+        .where(session.c.project_id == project_id, _in(period))
+        .group_by(session.c.source, session.c.referrer_domain)
+    ):
+        groups[source] += count
+        if domain != "":
+            referrers[(domain, source)] += count
     return {
         "groups": [{"name": g, "count": int(groups.get(g, 0))} for g in GROUPS],
-        "referrers": [{"domain": r[0], "group": r[1], "count": int(r[2])} for r in referrers],
+        "referrers": [
+            {"domain": domain, "group": group, "count": count}
+            for (domain, group), count in _ranked(referrers)
+        ],
     }
 
 
 def utm(conn: Connection, project_id: int, period: Period) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"):
-        column = session.c[name]
-        rows = conn.execute(
-            select(column, func.count())
-            .where(session.c.project_id == project_id, _in(period), column != "")
-            .group_by(column)
-            .order_by(func.count().desc())
-            .limit(TOP)
-        ).all()
-        out[name.removeprefix("utm_")] = [{"name": r[0], "count": int(r[1])} for r in rows]
-    return out
+    # One pass over the sessions with any UTM parameter, then each parameter's counts.
+    columns = [session.c[name] for name in UTM_FIELDS]
+    counters: dict[str, Counter[str]] = {name: Counter() for name in UTM_FIELDS}
+    for row in conn.execute(
+        select(*columns, func.count())
+        .where(
+            session.c.project_id == project_id,
+            _in(period),
+            or_(*(col != "" for col in columns)),
+        )
+        .group_by(*columns)
+    ):
+        for name, value in zip(UTM_FIELDS, row[:-1], strict=True):
+            if value != "":
+                counters[name][value] += row[-1]
+    return {
+        name.removeprefix("utm_"): [{"name": v, "count": c} for v, c in _ranked(counters[name])]
+        for name in UTM_FIELDS
+    }
 
 
 def params(
@@ -183,7 +215,8 @@ def params(
         .where(
             pageview.c.project_id == project_id,
             _in(period, pageview.c.started_at),
-            pageview.c.query != "",
+            # inline, not a parameter, so that SQLite can use the partial index on it
+            pageview.c.query != literal_column("''"),
         )
         .group_by(pageview.c.path, pageview.c.query)
     ):
@@ -195,13 +228,13 @@ def params(
             seen[path][name][value[:100]] += count
     result: list[dict[str, Any]] = []
     for path, names in seen.items():
-        for name, values in names.items():
+        for name, counts in names.items():
             result.append(
                 {
                     "path": path,
                     "param": name,
-                    "total": sum(values.values()),
-                    "values": _top(values, 10),
+                    "total": sum(counts.values()),
+                    "values": _top(counts, 10),
                 }
             )
     result.sort(key=lambda item: -int(item["total"]))
@@ -209,25 +242,36 @@ def params(
 
 
 def devices(conn: Connection, project_id: int, period: Period) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in ("device", "browser", "os"):
-        column = session.c[name]
-        rows = conn.execute(
-            select(column, func.count())
-            .where(session.c.project_id == project_id, _in(period))
-            .group_by(column)
-            .order_by(func.count().desc())
-            .limit(TOP)
-        ).all()
-        out[name] = [{"name": r[0] or "unknown", "count": int(r[1])} for r in rows]
-    screens = conn.execute(
-        select(session.c.screen_width, session.c.screen_height, func.count())
-        .where(session.c.project_id == project_id, _in(period), session.c.screen_width.is_not(None))
-        .group_by(session.c.screen_width, session.c.screen_height)
-        .order_by(func.count().desc())
-        .limit(TOP)
-    ).all()
-    out["screen"] = [{"name": f"{r[0]}x{r[1]}", "count": int(r[2])} for r in screens]
+    # One pass over the device columns, read in the order of their index.
+    names = ("device", "browser", "os")
+    counters: dict[str, Counter[Any]] = {name: Counter() for name in (*names, "screen")}
+    for device, browser, os_name, width, height, count in conn.execute(
+        select(
+            session.c.device,
+            session.c.browser,
+            session.c.os,
+            session.c.screen_width,
+            session.c.screen_height,
+            func.count(),
+        )
+        .where(session.c.project_id == project_id, _in(period))
+        .group_by(
+            session.c.device,
+            session.c.browser,
+            session.c.os,
+            session.c.screen_width,
+            session.c.screen_height,
+        )
+    ):
+        for name, value in zip(names, (device, browser, os_name), strict=True):
+            counters[name][value] += count
+        if width is not None:
+            counters["screen"][(width, height)] += count
+    out: dict[str, Any] = {
+        name: [{"name": v or "unknown", "count": c} for v, c in _ranked(counters[name])]
+        for name in names
+    }
+    out["screen"] = [{"name": f"{w}x{h}", "count": c} for (w, h), c in _ranked(counters["screen"])]
     return out
 
 

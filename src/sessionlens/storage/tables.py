@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import CursorResult, Dialect
 
@@ -189,7 +190,41 @@ session = Table(
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
     UniqueConstraint("project_id", "client_id", name="uq_session_project_client"),
-    Index("ix_session_project_started", "project_id", "started_at"),
+    # Reports at size (docs/benchmarks.md): the period's figures from the index alone, and
+    # for each breakdown an index in its GROUP BY order, so that no report sorts a period's
+    # sessions. The session list walks the first one newest first.
+    Index(
+        "ix_session_project_started",
+        "project_id",
+        "started_at",
+        "visitor_id",
+        "is_returning",
+        "pages",
+        "duration_ms",
+        "active_ms",
+    ),
+    Index("ix_session_project_source", "project_id", "source", "referrer_domain", "started_at"),
+    Index(
+        "ix_session_project_device",
+        "project_id",
+        "device",
+        "browser",
+        "os",
+        "screen_width",
+        "screen_height",
+        "started_at",
+    ),
+    Index("ix_session_project_country", "project_id", "country", "started_at"),
+    Index(
+        "ix_session_project_utm",
+        "project_id",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_term",
+        "utm_content",
+        "started_at",
+    ),
 )
 
 pageview = Table(
@@ -197,7 +232,7 @@ pageview = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("session_id", ForeignKey("session.id", ondelete="CASCADE"), nullable=False),
-    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
     Column("ts", BigInteger, nullable=False),
     Column("url", Text, nullable=False),
     Column("path", Text, nullable=False),
@@ -215,6 +250,17 @@ pageview = Table(
     # 0-100 from the struggle signals on this page view (processing/struggle.py)
     Column("struggle_score", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("session_id", "ts", "url", name="uq_pageview_session_ts_url"),
+    Index("ix_pageview_project_started", "project_id", "started_at"),
+    # URL parameters report: only pageviews with a query, in the report's GROUP BY order
+    Index(
+        "ix_pageview_project_params",
+        "project_id",
+        "path",
+        "query",
+        "started_at",
+        sqlite_where=text("query != ''"),
+        postgresql_where=text("query != ''"),
+    ),
 )
 
 recording_block = Table(
