@@ -212,7 +212,7 @@ def print_table(timings: list[Timing], totals: dict[str, Any], repeat: int) -> N
     for t in timings:
         print(
             f"{t.name:48}{t.period:>7}{t.seconds:9.3f}{t.first:8.3f}{t.rows:6}"
-            f"{t.vs_baseline:12.1f}x"
+            f"{t.vs_baseline:12.2f}x"
         )
 
 
