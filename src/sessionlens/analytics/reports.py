@@ -19,6 +19,7 @@ from sessionlens.processing.events import UTM_FIELDS, split_url
 from sessionlens.storage.tables import UTCDateTime, pageview, session
 
 TOP = 20
+BUCKETS_PER_QUERY = 1000
 
 
 def _in(period: Period, column: Any = session.c.started_at) -> Any:
@@ -76,37 +77,52 @@ def _buckets(period: Period, unit: Unit) -> list[tuple[str, datetime, datetime]]
     return out
 
 
-def timeseries(conn: Connection, project_id: int, period: Period, unit: Unit) -> dict[str, Any]:
-    # One index range per bucket instead of a label computed and grouped for every row: the
-    # same counts, without sorting a period's sessions and pageviews.
-    buckets = (
+def _bucket_counts(
+    conn: Connection, project_id: int, buckets: list[tuple[str, datetime, datetime]]
+) -> list[Any]:
+    table = (
         values(
             column("t", String()),
             column("s", UTCDateTime()),
             column("e", UTCDateTime()),
             name="bucket",
         )
-        .data(_buckets(period, unit))
+        .data(buckets)
         .cte("bucket")
     )
 
-    def within(table: Any) -> list[Any]:
+    def within(rows: Any) -> list[Any]:
         return [
-            table.c.project_id == project_id,
-            table.c.started_at >= buckets.c.s,
-            table.c.started_at < buckets.c.e,
+            rows.c.project_id == project_id,
+            rows.c.started_at >= table.c.s,
+            rows.c.started_at < table.c.e,
         ]
 
-    rows = conn.execute(
-        select(
-            buckets.c.t,
-            select(func.count()).select_from(session).where(*within(session)).scalar_subquery(),
-            select(func.count(func.distinct(session.c.visitor_id)))
-            .where(*within(session))
-            .scalar_subquery(),
-            select(func.count()).select_from(pageview).where(*within(pageview)).scalar_subquery(),
-        )
-    ).all()
+    return list(
+        conn.execute(
+            select(
+                table.c.t,
+                select(func.count()).select_from(session).where(*within(session)).scalar_subquery(),
+                select(func.count(func.distinct(session.c.visitor_id)))
+                .where(*within(session))
+                .scalar_subquery(),
+                select(func.count())
+                .select_from(pageview)
+                .where(*within(pageview))
+                .scalar_subquery(),
+            )
+        ).all()
+    )
+
+
+def timeseries(conn: Connection, project_id: int, period: Period, unit: Unit) -> dict[str, Any]:
+    # One index range per bucket instead of a label computed and grouped for every row: the
+    # same counts, without sorting a period's sessions and pageviews. Buckets go in
+    # statements of BUCKETS_PER_QUERY, under SQLite's limit on bound parameters.
+    buckets = _buckets(period, unit)
+    rows = []
+    for at in range(0, len(buckets), BUCKETS_PER_QUERY):
+        rows += _bucket_counts(conn, project_id, buckets[at : at + BUCKETS_PER_QUERY])
     points = [
         {"t": t, "sessions": int(n or 0), "visitors": int(v or 0), "pageviews": int(p or 0)}
         for t, n, v, p in rows
