@@ -1,7 +1,7 @@
 """clicks and struggle signals
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-29 06:45:25.881464
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
