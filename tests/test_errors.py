@@ -268,4 +268,5 @@ def test_session_detail_export_and_erasure_carry_errors_and_timing(
     assert erased.status_code == 200
     with ctx.engine.connect() as conn:
         left = conn.execute(select(session_error.c.session_id)).scalars().all()
-    assert left and sid not in left
+    assert left
+    assert sid not in left

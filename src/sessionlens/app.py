@@ -17,18 +17,18 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sessionlens.api.audit import router as api_audit_router
-from sessionlens.api.heatmaps import router as api_heatmaps_router
 from sessionlens.api.forms import router as api_forms_router
 from sessionlens.api.funnels import router as api_funnels_router
+from sessionlens.api.heatmaps import router as api_heatmaps_router
 from sessionlens.api.imports import router as api_imports_router
 from sessionlens.api.reports import router as api_reports_router
 from sessionlens.api.routes import router as api_router
 from sessionlens.api.visitors import router as api_visitors_router
 from sessionlens.console.account_pages import router as account_pages_router
-from sessionlens.console.heatmap_pages import router as heatmap_pages_router
 from sessionlens.console.common import render
 from sessionlens.console.form_pages import router as form_pages_router
 from sessionlens.console.funnel_pages import router as funnel_pages_router
+from sessionlens.console.heatmap_pages import router as heatmap_pages_router
 from sessionlens.console.login_pages import router as login_pages_router
 from sessionlens.console.me_pages import router as me_pages_router
 from sessionlens.console.org_pages import router as org_pages_router

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from sessionlens import bootstrap, config, projects
+from sessionlens import bootstrap, config, jsonbytes, projects
 from sessionlens.accounts import audit, tokens, users
 from sessionlens.context import Context
 from sessionlens.recordings.subjects import SubjectError
@@ -134,7 +134,6 @@ def _project_or_fail(ctx: Context, project_id: int) -> projects.Project:
 
 
 def cmd_visitor_export(args: argparse.Namespace) -> None:
-    import orjson
 
     from sessionlens.recordings import subjects
 
@@ -154,7 +153,7 @@ def cmd_visitor_export(args: argparse.Namespace) -> None:
             object_id=str(project.id),
             detail={"by": by, "sessions": len(data["sessions"])},
         )
-    body = orjson.dumps(data, option=orjson.OPT_INDENT_2)
+    body = jsonbytes.dumps(data, indent=True)
     if args.output == "-":
         sys.stdout.buffer.write(body + b"\n")
     else:

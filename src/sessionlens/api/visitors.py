@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, model_validator
 
-from sessionlens import projects
+from sessionlens import jsonbytes, projects
 from sessionlens.accounts import audit
 from sessionlens.accounts.tokens import ApiCaller
 from sessionlens.api.models import ErrorOut
@@ -101,7 +100,7 @@ def export_visitor(
         data = subjects.export(conn, _ctx(request).blobs, project.id, by, value)
     _audit(request, user, project, "visitor.export", {"by": by, "sessions": len(data["sessions"])})
     return Response(
-        orjson.dumps(data),
+        jsonbytes.dumps(data),
         media_type="application/json",
         headers={
             "Content-Disposition": f'attachment; filename="sessionlens-export-{project.id}.json"'

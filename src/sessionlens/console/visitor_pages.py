@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Form, HTTPException, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
+from sessionlens import jsonbytes
 from sessionlens.console.common import (
     MANAGERS,
     ViewerDep,
@@ -88,7 +88,7 @@ def visitor_export(
         request, viewer, project, "visitor.export", {"by": by, "sessions": len(data["sessions"])}
     )
     return Response(
-        orjson.dumps(data),
+        jsonbytes.dumps(data),
         media_type="application/json",
         headers={
             "Content-Disposition": f'attachment; filename="sessionlens-export-{project.id}.json"'

@@ -12,9 +12,12 @@ from typing import Any
 
 import orjson
 
+from sessionlens import jsonbytes
+
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_SEQ = 2**31 - 1
 MAX_URL = 8192
+MAX_TIMESTAMP = 10**13  # ms since the epoch: the year 2286
 
 
 class BatchError(ValueError):
@@ -83,8 +86,15 @@ def _events(body: dict[str, Any]) -> list[dict[str, Any]]:
         if isinstance(kind, bool) or not isinstance(kind, int) or not 0 <= kind <= 99:
             raise BatchError(f"events[{index}].type must be an integer")
         stamp = event.get("timestamp")
-        if isinstance(stamp, bool) or not isinstance(stamp, int | float) or stamp < 0:
-            raise BatchError(f"events[{index}].timestamp must be a number of ms since the epoch")
+        if (
+            isinstance(stamp, bool)
+            or not isinstance(stamp, int | float)
+            or not 0 <= stamp <= MAX_TIMESTAMP
+        ):
+            raise BatchError(
+                f"events[{index}].timestamp must be a number of ms since the epoch"
+                " (before the year 2286)"
+            )
     return events
 
 
@@ -101,7 +111,7 @@ def parse_batch(raw: bytes) -> Batch:
         visitor_id=_ident(body, "visitor_id"),
         window_id=_ident(body, "window_id"),
         seq=_integer(body, "seq", 0, MAX_SEQ),
-        sent_at=_integer(body, "sent_at", 0, 2**53),
+        sent_at=_integer(body, "sent_at", 0, MAX_TIMESTAMP),
         meta=_meta(body),
         events=_events(body),
     )
@@ -109,7 +119,7 @@ def parse_batch(raw: bytes) -> Batch:
 
 def encode_batch(batch: Batch) -> bytes:
     """The batch as JSON again, after the server changed something in it."""
-    return orjson.dumps(
+    return jsonbytes.dumps(
         {
             "session_id": batch.session_id,
             "visitor_id": batch.visitor_id,

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import zstandard
 
+from sessionlens import jsonbytes
 from sessionlens.processing.events import FULL_SNAPSHOT
 
 # A block's raw JSON is kept near this size so the player's first fetch stays small.
@@ -56,7 +57,7 @@ def build_blocks(batches: list[tuple[int, list[dict[str, Any]]]]) -> list[BlockD
     current: list[tuple[int, dict[str, Any], bytes]] = []
     size = 0
     for seq, event in tagged:
-        encoded = orjson.dumps(event)
+        encoded = jsonbytes.dumps(event)
         if current and size + len(encoded) > BLOCK_TARGET_BYTES:
             blocks.append(_seal(current))
             current, size = [], 0

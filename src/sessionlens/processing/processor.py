@@ -12,6 +12,8 @@ import logging
 import time
 from collections import defaultdict
 
+from sqlalchemy.exc import DataError
+
 from sessionlens.context import Context
 from sessionlens.ingest import log
 from sessionlens.ingest.log import LogEntry
@@ -26,7 +28,16 @@ PURGE_EVERY_S = 3600
 SETTLE_EVERY_S = 15
 # Errors that come from the batch's content: retrying cannot help, so the batch is set
 # aside with the reason instead of blocking the log.
-POISON = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+POISON = (
+    KeyError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    IndexError,
+    ArithmeticError,  # an overflow from an absurd number
+    RecursionError,
+    DataError,  # the database refused a value (out of range): the content, not the database
+)
 
 
 class Processor:

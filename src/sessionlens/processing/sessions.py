@@ -17,9 +17,7 @@ from sqlalchemy.engine import Row
 from sessionlens.analytics.sources import classify
 from sessionlens.ingest.log import LogEntry
 from sessionlens.processing import events as ev
-from sessionlens.processing import heatmaps
-from sessionlens.processing import interactions
-from sessionlens.processing import steps
+from sessionlens.processing import heatmaps, interactions, steps
 from sessionlens.processing.agents import parse_agent
 from sessionlens.processing.blocks import blob_key, build_blocks
 from sessionlens.processing.forms import apply as apply_forms

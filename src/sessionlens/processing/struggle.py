@@ -158,7 +158,8 @@ def _each_changed_the_page(items: list[Item], burst: list[Item]) -> bool:
     """Steppers, pagination, carousels: every click was answered by a change (of the page,
     or of a field's value, as a quantity stepper's)."""
     return all(
-        a.data.get("chg") or _between(items, a.ts - 1, b.ts, ("mut", "nav", "input")) for a, b in itertools.pairwise(burst)
+        a.data.get("chg") or _between(items, a.ts - 1, b.ts, ("mut", "nav", "input"))
+        for a, b in itertools.pairwise(burst)
     )
 
 

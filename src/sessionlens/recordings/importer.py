@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine
 
+from sessionlens import jsonbytes
 from sessionlens.ingest import log
 from sessionlens.ingest.schema import BatchError, parse_batch
 from sessionlens.processing.sessions import session_key
@@ -58,7 +59,7 @@ def batches(events: list[dict[str, Any]], client_id: str) -> Iterator[bytes]:
     url = _first_url(events)
     for seq, start in enumerate(range(0, len(events), EVENTS_PER_BATCH)):
         chunk = events[start : start + EVENTS_PER_BATCH]
-        yield orjson.dumps(
+        yield jsonbytes.dumps(
             {
                 "session_id": client_id,
                 "visitor_id": client_id,
