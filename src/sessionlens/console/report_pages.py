@@ -3,30 +3,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, Query, Request, Response
 
 from sessionlens.analytics.period import PeriodError, default_unit, parse_period
-from sessionlens.api.reports import report
+from sessionlens.api.reports import Kind, report
 from sessionlens.console.charts import line_chart
 from sessionlens.console.common import ViewerDep, ctx_of, project_for, render
 from sessionlens.web.params import DbId
 
 router = APIRouter(include_in_schema=False)
-KINDS = (
-    "overview",
-    "timeseries",
-    "pages",
-    "sources",
-    "utm",
-    "params",
-    "devices",
-    "countries",
-    "errors",
-    "timing",
-    "struggle",
-)
+KINDS = get_args(Kind)
 
 
 @router.get("/projects/{project_id}/reports")

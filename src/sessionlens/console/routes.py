@@ -9,10 +9,16 @@ from fastapi import APIRouter, Form, HTTPException, Path, Query, Request, Respon
 from fastapi.responses import RedirectResponse
 
 from sessionlens import projects
-from sessionlens.accounts import audit
 from sessionlens.analytics import search, segments
 from sessionlens.analytics.sources import GROUPS
-from sessionlens.console.common import MANAGERS, ViewerDep, address_of, ctx_of, project_for, render
+from sessionlens.console.common import (
+    MANAGERS,
+    ViewerDep,
+    ctx_of,
+    project_for,
+    record_action,
+    render,
+)
 from sessionlens.processing import interactions
 from sessionlens.recordings import queries
 from sessionlens.web import auth
@@ -130,24 +136,21 @@ def _session_or_404(request: Request, viewer: Viewer, session_id: str) -> dict[s
     return found
 
 
+def _record_session(request: Request, viewer: Viewer, found: dict[str, Any], action: str) -> None:
+    with _ctx(request).engine.connect() as conn:
+        current = projects.by_id(conn, found["project_id"])
+    organisation_id = current.organisation_id if current else None
+    record_action(request, viewer, organisation_id, action, "session", str(found["id"]))
+
+
 @router.get("/sessions/{session_id}")
 def session_page(request: Request, viewer: ViewerDep, session_id: str) -> Response:
     found = _session_or_404(request, viewer, session_id)
-    with _ctx(request).engine.begin() as conn:
+    with _ctx(request).engine.connect() as conn:
         pages = queries.pageviews(conn, session_id)
         signals = queries.signals(conn, session_id, found["first_ts"])
         _, struggle = interactions.breakdown(conn, session_id)
-        current = projects.by_id(conn, found["project_id"])
-        audit.record(
-            conn,
-            organisation_id=current.organisation_id if current else None,
-            user_id=viewer.user.id,
-            actor=viewer.user.email,
-            action="recording.view",
-            object_type="session",
-            object_id=session_id,
-            address=address_of(request),
-        )
+    _record_session(request, viewer, found, "recording.view")
     return render(
         request,
         "session.html",
@@ -165,19 +168,9 @@ def session_export(request: Request, viewer: ViewerDep, session_id: str) -> Resp
     """The recording as rrweb JSON (an array of events), for rrweb-based tools."""
     found = _session_or_404(request, viewer, session_id)
     ctx = _ctx(request)
-    with ctx.engine.begin() as conn:
+    with ctx.engine.connect() as conn:
         blocks = queries.blocks(conn, session_id)
-        current = projects.by_id(conn, found["project_id"])
-        audit.record(
-            conn,
-            organisation_id=current.organisation_id if current else None,
-            user_id=viewer.user.id,
-            actor=viewer.user.email,
-            action="recording.export",
-            object_type="session",
-            object_id=session_id,
-            address=address_of(request),
-        )
+    _record_session(request, viewer, found, "recording.export")
     body = b"".join(queries.stream_events(ctx.blobs, blocks))
     return Response(
         body,
