@@ -195,6 +195,8 @@ def test_breakdown_by_device_and_source(client: TestClient, alice: Account, reco
         ({"filters": {"source": "search"}}, [1, 0, 0, 0]),
         ({"from": "2001-01-01", "to": "2001-01-31"}, [0, 0, 0, 0]),
         ({"steps": [{"type": "url", "value": "/"}, {"type": "url", "value": "/cart"}]}, [6, 1]),
+        ({"steps": SHOP[:2]}, [6, 4]),  # /products/* is read as one section key...
+        ({"steps": [SHOP[0], {"type": "url", "value": "/prod*s/*"}]}, [6, 4]),  # ...or paths
         ({"steps": [SHOP[0], {"type": "click", "value": ".nothing"}]}, [6, 0]),
         ({"steps": [SHOP[0], SHOP[0]], "window_minutes": 60}, [6, 1]),  # S5 came back
         ({"steps": [{"type": "event", "value": "add_to_cart"}, SHOP[3]]}, [4, 2]),

@@ -54,6 +54,7 @@ class Step:
 
 # --- what a step matches --------------------------------------------------------------
 
+_SECTION = re.compile(r"/[^/*]+/\*")  # a section pattern such as /products/*
 _SIMPLE = re.compile(r"#[\w-]+|\.[\w-]+|:[\w-]+(?:\([^()]*\))?|\[[^\[\]]*\]")
 _TAG = re.compile(r"[a-zA-Z][\w-]*")
 
@@ -145,6 +146,13 @@ def _key_ids(conn: Connection, project_id: int, step: Step, clicks: dict[int, st
     )
     if step.type == "click":
         return [key_id for key_id, key in clicks.items() if selector_matches(step.value, key)]
+    if step.type == "url" and _SECTION.fullmatch(step.value):  # one key: the processor's
+        sect = select(step_key.c.id).where(
+            step_key.c.project_id == project_id,
+            step_key.c.kind == "sect",
+            step_key.c.key == step.value,
+        )
+        return list(conn.execute(sect).scalars())
     if step.type == "url" and "*" in step.value:
         pattern = "%".join(_like(part) for part in step.value.split("*"))
         return list(conn.execute(base.where(step_key.c.key.like(pattern, escape="\\"))).scalars())
@@ -160,8 +168,9 @@ def _ms(moment: datetime) -> int:
 
 def _rows(
     conn: Connection, ids: list[int], period: Period, columns: list[Any], sessions: Any = None
-) -> Iterator[Any]:
-    """The step rows of the keys over the period's sessions (one index range per key)."""
+) -> Iterator[list[Any]]:
+    """The step rows of the keys over the period's sessions (one index range per key), in
+    lists of rows."""
     for at in range(0, len(ids), _CHUNK):
         query = select(*columns).where(
             session_step.c.key_id.in_(ids[at : at + _CHUNK]),
@@ -170,7 +179,7 @@ def _rows(
         )
         if sessions is not None:
             query = query.where(session_step.c.session_id.in_(sessions))
-        yield from conn.execute(query)
+        yield list(conn.execute(query).all())
 
 
 def _first_step(
@@ -178,25 +187,31 @@ def _first_step(
 ) -> dict[str, list[Any]]:
     """session id -> [times (text), session_ts, device, source] of the sessions at step 1.
     Times stay text here: most sessions go no further, and theirs are never parsed."""
-    found: dict[str, list[Any]] = {}
     c = session_step.c
     columns = [c.session_id, c.times, c.session_ts, c.device, c.source]
-    for sid, times, session_ts, device, source in _rows(conn, ids, period, columns, sessions):
-        entry = found.get(sid)
-        if entry is None:
-            found[sid] = [times, session_ts, device, source]
-        else:
-            entry[0] += "," + times
+    chunks = list(_rows(conn, ids, period, columns, sessions))
+    if len(ids) == 1:  # a session has one row per key: nothing to merge
+        return {sid: [times, ts, device, source] for sid, times, ts, device, source in chunks[0]}
+    found: dict[str, list[Any]] = {}
+    for rows in chunks:
+        for sid, times, session_ts, device, source in rows:
+            entry = found.get(sid)
+            if entry is None:
+                found[sid] = [times, session_ts, device, source]
+            else:
+                entry[0] += "," + times
     return found
 
 
-def _later_step(
-    conn: Connection, ids: list[int], period: Period, entered: dict[str, Any]
-) -> dict[str, str]:
-    found: dict[str, str] = {}
+def _later_step(conn: Connection, ids: list[int], period: Period) -> dict[str, str]:
+    """session id -> times (text) of the sessions that did the step."""
     columns = [session_step.c.session_id, session_step.c.times]
-    for sid, times in _rows(conn, ids, period, columns):
-        if sid in entered:
+    chunks = list(_rows(conn, ids, period, columns))
+    if len(ids) == 1:
+        return dict(chunks[0])
+    found: dict[str, str] = {}
+    for rows in chunks:
+        for sid, times in rows:
             before = found.get(sid)
             found[sid] = times if before is None else before + "," + times
     return found
@@ -272,7 +287,7 @@ def compute(
             *conditions,
         )
     entered = _first_step(conn, ids[0], period, matching)
-    later = [_later_step(conn, key_ids, period, entered) for key_ids in ids[1:]]
+    later = [_later_step(conn, key_ids, period) for key_ids in ids[1:]]
     strict = [False] + [steps[k] == steps[k - 1] for k in range(1, len(steps))]
     figures = _Tally(len(steps), dropped_limit).count(entered, later, strict, window_minutes)
     for step, out in zip(steps, figures["steps"], strict=True):

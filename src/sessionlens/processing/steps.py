@@ -1,7 +1,8 @@
 """What a session did, as funnel step keys: the aggregate that funnels read.
 
-One `session_step` row per session and distinct key (a page path, a custom event name or a
-clicked selector) with every time the session did it, so a funnel step is one index range
+One `session_step` row per session and distinct key (a page path, a path's first section
+such as /products/*, a custom event name or a clicked selector) with every time the session
+did it, so a funnel step is one index range
 read of `session_step` instead of a scan of pageviews, events and clicks. The processor
 rebuilds a session's rows after each of its transactions (idempotent: the same rows come
 out however often it runs); `rebuild` fills them for data written before (the migration
@@ -24,7 +25,8 @@ from sessionlens.storage.tables import (
     step_key,
 )
 
-KINDS = ("url", "event", "click")
+# url: a path; sect: a path's first section (/products/*); event: a name; click: a selector
+KINDS = ("url", "sect", "event", "click")
 KEY_LENGTH = 500  # longer paths are cut, here and when a funnel step is looked up
 
 
@@ -40,6 +42,9 @@ def _keys_of(conn: Connection, session_id: str) -> dict[tuple[str, str], list[in
         rows = conn.execute(select(column, table.c.ts).where(table.c.session_id == session_id))
         for key, ts in rows:
             found[(kind, str(key)[:KEY_LENGTH])].append(int(ts))
+            part = section(str(key)) if kind == "url" else None
+            if part is not None:
+                found[("sect", part[:KEY_LENGTH])].append(int(ts))
     return found
 
 
@@ -113,8 +118,8 @@ def apply(conn: Connection, project_id: int, session_id: str) -> None:
 # copy). Times come out in no set order; readers sort them.
 _KEYS_SQL = """
 INSERT INTO step_key (project_id, kind, key)
-SELECT DISTINCT project_id, '{kind}', substr({column}, 1, {length}) FROM {table}
-WHERE {where}
+SELECT DISTINCT x.project_id, '{kind}', {key} FROM {table} x
+WHERE {where} AND {key} IS NOT NULL
 ON CONFLICT DO NOTHING
 """
 _STEPS_SQL = """
@@ -123,29 +128,41 @@ SELECT k.id, s.first_ts, x.session_id, {concat}(CAST(x.ts - s.first_ts AS TEXT),
        s.device, s.source
 FROM {table} x
 JOIN session s ON s.id = x.session_id
-JOIN step_key k ON k.project_id = x.project_id AND k.kind = '{kind}'
-     AND k.key = substr(x.{column}, 1, {length})
+JOIN step_key k ON k.project_id = x.project_id AND k.kind = '{kind}' AND k.key = {key}
 WHERE {where}
 GROUP BY k.id, s.first_ts, x.session_id, s.device, s.source
 """
-SOURCES = (("url", "pageview", "path"), ("event", "session_event", "name"))
-CLICKS = ("click", "page_click", "selector")
+_CUT = f"substr(x.{{column}}, 1, {KEY_LENGTH})"
+# The section of a path ("/products/*" for /products/oak-lamp): NULL for a path without one.
+_SECTION = (
+    "CASE WHEN {find}(substr(x.path, 2), '/') > 0 "
+    "THEN substr(x.path, 1, {find}(substr(x.path, 2), '/') + 1) || '*' END"
+)
+
+
+def section(path: str) -> str | None:
+    """The key of the path's first section, so that a step such as /products/* is one key
+    instead of every product's path; None for a path without one (/, /cart)."""
+    at = path.find("/", 1)
+    return path[: at + 1] + "*" if at > 0 else None
 
 
 def rebuild_sql(dialect: str, project_id: int | None = None) -> list[str]:
     """The statements that rebuild every session's step rows (of one project, or all)."""
     concat = "string_agg" if dialect == "postgresql" else "group_concat"
+    find = "strpos" if dialect == "postgresql" else "instr"
+    where = "true" if project_id is None else f"x.project_id = {int(project_id)}"
+    sources = (
+        ("url", "pageview", _CUT.format(column="path")),
+        ("sect", "pageview", _SECTION.format(find=find)),
+        ("event", "session_event", _CUT.format(column="name")),
+        ("click", "page_click", _CUT.format(column="selector")),
+    )
     statements = []
-    for kind, table, column in (*SOURCES, CLICKS):
-        where = "true" if project_id is None else f"project_id = {int(project_id)}"
+    for kind, table, key in sources:
+        statements.append(_KEYS_SQL.format(kind=kind, table=table, key=key, where=where))
         statements.append(
-            _KEYS_SQL.format(kind=kind, table=table, column=column, length=KEY_LENGTH, where=where)
-        )
-        where = "true" if project_id is None else f"x.project_id = {int(project_id)}"
-        statements.append(
-            _STEPS_SQL.format(
-                kind=kind, table=table, column=column, length=KEY_LENGTH, where=where, concat=concat
-            )
+            _STEPS_SQL.format(kind=kind, table=table, key=key, where=where, concat=concat)
         )
     return statements
 

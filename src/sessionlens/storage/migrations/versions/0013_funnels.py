@@ -93,7 +93,7 @@ def upgrade() -> None:
 # A frozen copy of processing/steps.py's rebuild: step rows for the sessions stored before.
 _KEYS = """
 INSERT INTO step_key (project_id, kind, key)
-SELECT DISTINCT project_id, '{kind}', substr({column}, 1, 500) FROM {table}
+SELECT DISTINCT x.project_id, '{kind}', {key} FROM {table} x WHERE {key} IS NOT NULL
 """
 _STEPS = """
 INSERT INTO session_step (key_id, session_ts, session_id, times, device, source)
@@ -101,21 +101,28 @@ SELECT k.id, s.first_ts, x.session_id, {concat}(CAST(x.ts - s.first_ts AS TEXT),
        s.device, s.source
 FROM {table} x
 JOIN session s ON s.id = x.session_id
-JOIN step_key k ON k.project_id = x.project_id AND k.kind = '{kind}'
-     AND k.key = substr(x.{column}, 1, 500)
+JOIN step_key k ON k.project_id = x.project_id AND k.kind = '{kind}' AND k.key = {key}
 GROUP BY k.id, s.first_ts, x.session_id, s.device, s.source
 """
+# A path's first section (/products/* for /products/oak-lamp), NULL for a path without one
+_SECTION = (
+    "CASE WHEN {find}(substr(x.path, 2), '/') > 0 "
+    "THEN substr(x.path, 1, {find}(substr(x.path, 2), '/') + 1) || '*' END"
+)
 
 
 def _backfill() -> None:
-    concat = "string_agg" if op.get_bind().dialect.name == "postgresql" else "group_concat"
-    for kind, table, column in (
-        ("url", "pageview", "path"),
-        ("event", "session_event", "name"),
-        ("click", "page_click", "selector"),
+    postgresql = op.get_bind().dialect.name == "postgresql"
+    concat = "string_agg" if postgresql else "group_concat"
+    section = _SECTION.format(find="strpos" if postgresql else "instr")
+    for kind, table, key in (
+        ("url", "pageview", "substr(x.path, 1, 500)"),
+        ("sect", "pageview", section),
+        ("event", "session_event", "substr(x.name, 1, 500)"),
+        ("click", "page_click", "substr(x.selector, 1, 500)"),
     ):
-        op.execute(_KEYS.format(kind=kind, table=table, column=column))
-        op.execute(_STEPS.format(kind=kind, table=table, column=column, concat=concat))
+        op.execute(_KEYS.format(kind=kind, table=table, key=key))
+        op.execute(_STEPS.format(kind=kind, table=table, key=key, concat=concat))
 
 
 def downgrade() -> None:
