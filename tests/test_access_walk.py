@@ -52,10 +52,13 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 STATIC_MOUNTS = {"static", "demo-static"}
 
 # Open to anyone: signing in, one-time links, the recorder's ingest, the demo shop, the
-# API's own documentation and the health check. Nothing else may be added here.
+# API's own documentation and the health checks (/metrics wants its own token, or loopback:
+# tests/test_health.py). Nothing else may be added here.
 PUBLIC = {
     ("GET", "/"),
     ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
     ("GET", "/sessionlens.js"),
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/api/v1/docs"),
@@ -85,7 +88,7 @@ PUBLIC = {
     ("GET", "/demo/thanks"),
     ("GET", "/demo/contact"),
 }
-PUBLIC_PATHS = {"/", "/healthz", "/sessionlens.js"}
+PUBLIC_PATHS = {"/", "/healthz", "/readyz", "/metrics", "/sessionlens.js"}
 PUBLIC_AREAS = (
     "/login",
     "/signup",

@@ -43,9 +43,12 @@ from sessionlens.demo.routes import router as demo_router
 from sessionlens.ingest.routes import router as ingest_router
 from sessionlens.processing.processor import Processor
 from sessionlens.recordings.subjects import SubjectError
+from sessionlens.storage.blobs import BlobStoreUnavailable
 from sessionlens.storage.crypto import BlobDecryptionError
+from sessionlens.web import health
 from sessionlens.web.auth import LoginRequired, SecondFactorRequired
 from sessionlens.web.headers import SecurityHeaders
+from sessionlens.web.observe import Observe
 
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "console" / "static"
@@ -94,6 +97,15 @@ def _install_errors(app: FastAPI) -> None:
             409,
             "This recording cannot be decrypted with the server's keys; see docs/encryption.md.",
         )
+
+    @app.exception_handler(BlobStoreUnavailable)
+    async def blob_store_down(request: Request, exc: BlobStoreUnavailable) -> Response:
+        logger.error("blob store unavailable on %s: %s", request.url.path, exc)
+        response = _error_response(
+            request, 503, "Recordings cannot be read right now; try again shortly."
+        )
+        response.headers["Retry-After"] = "30"
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -162,6 +174,7 @@ def create_app(ctx: Context, run_processor: bool | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await health.log_unready(ctx)
         task = asyncio.create_task(processor.run()) if run_processor else None
         try:
             yield
@@ -182,6 +195,7 @@ def create_app(ctx: Context, run_processor: bool | None = None) -> FastAPI:
     )
     app.state.ctx = ctx
     app.state.processor = processor if run_processor else None
+    app.include_router(health.router)
     app.include_router(ingest_router)
     app.include_router(login_pages_router)
     app.include_router(console_router)
@@ -218,11 +232,8 @@ def create_app(ctx: Context, run_processor: bool | None = None) -> FastAPI:
             headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=300"},
         )
 
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
     _install_errors(app)
     _document_errors_as_400(app)
     app.add_middleware(SecurityHeaders, https=ctx.settings.is_https)
+    app.add_middleware(Observe, access_lines=ctx.settings.log_format == "json")
     return app

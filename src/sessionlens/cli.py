@@ -15,6 +15,7 @@ from sessionlens.context import Context
 from sessionlens.recordings.subjects import SubjectError
 from sessionlens.storage.crypto import BlobDecryptionError
 from sessionlens.storage.engine import migrate
+from sessionlens.web import logs
 
 
 class CommandError(Exception):
@@ -33,7 +34,9 @@ def _settings(args: argparse.Namespace) -> config.Settings:
 
 
 def _open(args: argparse.Namespace) -> Context:
-    ctx = Context.open(_settings(args))
+    settings = _settings(args)
+    logs.configure(settings.log_format)
+    ctx = Context.open(settings)
     migrate(ctx.engine)
     return ctx
 

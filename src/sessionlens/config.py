@@ -60,9 +60,26 @@ def _parse_database_url(raw: str) -> str:
 def _parse_blob_url(raw: str) -> str:
     if "://" not in raw:
         raise SettingsError(f"expected a URL such as file:///var/lib/sessionlens, got {raw!r}")
-    if not raw.startswith("file://"):
-        raise SettingsError(f"only file:// blob stores are supported so far, got {raw!r}")
+    parts = urlsplit(raw)
+    if parts.scheme == "s3" and not parts.netloc:
+        raise SettingsError(f"expected s3://bucket or s3://bucket/prefix, got {raw!r}")
+    if parts.scheme not in {"file", "s3"}:
+        raise SettingsError(f"expected a file:// or s3:// URL, got {raw!r}")
     return raw
+
+
+def _parse_endpoint(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise SettingsError(f"expected an http(s):// URL such as https://s3.example, got {raw!r}")
+    return raw.rstrip("/")
+
+
+def _parse_log_format(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in {"text", "json"}:
+        raise SettingsError(f"expected text or json, got {raw!r}")
+    return value
 
 
 def _parse_base_url(raw: str) -> str:
@@ -125,7 +142,30 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "BLOB_URL",
         _parse_blob_url,
-        "Where recording blocks are stored (file:///path). Default: blobs/ in the data dir.",
+        "Where recording blocks are stored: file:///path, or s3://bucket/prefix for an "
+        "S3-compatible store. Default: blobs/ in the data dir.",
+    ),
+    Setting(
+        "S3_ENDPOINT",
+        _parse_endpoint,
+        "Endpoint of an S3-compatible store (MinIO, Ceph, ...), e.g. https://s3.example:9000; "
+        "requests are path-style. Default: AWS S3.",
+    ),
+    Setting(
+        "S3_REGION",
+        _parse_str,
+        "Region of the bucket. Default: AWS_REGION from the environment, else us-east-1.",
+    ),
+    Setting(
+        "S3_ACCESS_KEY_ID",
+        _parse_str,
+        "Access key id for the S3 store. Default: the AWS_* environment variables.",
+    ),
+    Setting(
+        "S3_SECRET_ACCESS_KEY",
+        _parse_str,
+        "Secret access key for the S3 store. Default: the AWS_* environment variables.",
+        secret=True,
     ),
     Setting("HOST", _parse_str, "Address the server listens on.", "127.0.0.1"),
     Setting("PORT", _parse_port, "Port the server listens on.", "8000"),
@@ -226,6 +266,20 @@ SETTINGS: tuple[Setting, ...] = (
         "Default: none (no countries).",
     ),
     Setting(
+        "LOG_FORMAT",
+        _parse_log_format,
+        "Server log lines: text, or json (one object a line: time, level, logger, message, "
+        "request fields).",
+        "text",
+    ),
+    Setting(
+        "METRICS_TOKEN",
+        _parse_secret,
+        "Bearer token that GET /metrics requires. Default: none, /metrics answers only "
+        "direct requests from loopback.",
+        secret=True,
+    ),
+    Setting(
         "SQLITE_SYNCHRONOUS",
         _parse_str,
         "SQLite synchronous mode (FULL survives power loss; NORMAL survives process crashes only).",
@@ -260,6 +314,12 @@ class Settings:
     smtp_url: str | None
     mail_from: str
     old_secret_keys: tuple[str, ...] = ()
+    s3_endpoint: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    log_format: str = "text"
+    metrics_token: str | None = None
     overrides: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property

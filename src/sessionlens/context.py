@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from starlette.requests import HTTPConnection
 
 from sessionlens.config import Settings
-from sessionlens.storage.blobs import open_blob_store
+from sessionlens.storage.blobs import S3Options, open_blob_store
 from sessionlens.storage.crypto import EncryptedBlobStore, Keyring
 from sessionlens.storage.engine import make_engine
 
@@ -21,7 +21,13 @@ class Context:
 
     @classmethod
     def open(cls, settings: Settings) -> Context:
-        store = open_blob_store(settings.blob_url)
+        s3 = S3Options(
+            endpoint=settings.s3_endpoint,
+            region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=settings.s3_secret_access_key,
+        )
+        store = open_blob_store(settings.blob_url, s3)
         # Every read and write of a recording goes through here, so all of them are
         # encrypted at rest with keys derived from the secret.
         keyring = Keyring(settings.secret_key, settings.old_secret_keys)

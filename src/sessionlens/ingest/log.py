@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 import zstandard
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sessionlens.ingest.schema import Batch
@@ -104,3 +104,22 @@ def mark_processed(conn: Connection, ids: list[int], error: str | None = None) -
             .where(ingest_log.c.id.in_(ids))
             .values(processed_at=utcnow(), error=error)
         )
+
+
+def pending_count(conn: Connection) -> int:
+    """Batches waiting for the processor (a range of the pending index)."""
+    return int(
+        conn.execute(select(func.count()).where(ingest_log.c.processed_at.is_(None))).scalar_one()
+    )
+
+
+def oldest_pending(conn: Connection) -> datetime | None:
+    """When the oldest batch still waiting for the processor arrived (None: none waits).
+    One row off the (processed_at, id) index, however long the log."""
+    found: datetime | None = conn.execute(
+        select(ingest_log.c.received_at)
+        .where(ingest_log.c.processed_at.is_(None))
+        .order_by(ingest_log.c.id)
+        .limit(1)
+    ).scalar()
+    return found
