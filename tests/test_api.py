@@ -151,6 +151,16 @@ def test_openapi_document_lists_the_routes(client: TestClient) -> None:
         "/api/v1/organisations/{org_id}/audit",
         "/api/v1/projects/{project_id}/reports/{kind}",
         "/api/v1/projects/{project_id}/import",
+        "/api/v1/projects/{project_id}/forms",
+        "/api/v1/projects/{project_id}/heatmaps/clicks",
+        "/api/v1/projects/{project_id}/heatmaps/clicks/sessions",
+        "/api/v1/projects/{project_id}/heatmaps/moves",
+        "/api/v1/projects/{project_id}/heatmaps/scroll",
+        "/api/v1/projects/{project_id}/heatmaps/attention",
+        "/api/v1/projects/{project_id}/funnels",
+        "/api/v1/projects/{project_id}/funnels/query",
+        "/api/v1/projects/{project_id}/funnels/{funnel_id}",
+        "/api/v1/projects/{project_id}/funnels/{funnel_id}/figures",
     }
 
 
