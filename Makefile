@@ -9,6 +9,7 @@ BUILD := src/sessionlens/console/static/build
 CLIENT_SRC := $(shell find client/src -type f 2>/dev/null) client/build.mjs
 PYTEST_ARGS ?=
 SMALL_SEED := /tmp/sessionlens-seed-20k.db
+NATS_UP := $(PYTHON) -c "import socket; socket.create_connection(('127.0.0.1', 4222), 2)" 2>/dev/null
 
 .PHONY: run test check fmt build install chromium services bench bench-size clean
 
@@ -57,6 +58,10 @@ services:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || \
 		(pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start && sleep 2)
 	@pg_isready -h 127.0.0.1 -p 5432
+	@$(NATS_UP) || (start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server \
+		-- -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log && \
+		for i in 1 2 3 4 5 6 7 8 9 10; do $(NATS_UP) && break; sleep 0.5; done)
+	@$(NATS_UP) || (echo "NATS is not answering on 127.0.0.1:4222" && exit 1)
 
 bench: install build
 	$(BIN)/python bench/ingest.py

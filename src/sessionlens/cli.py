@@ -1,8 +1,9 @@
-"""The `sessionlens` command: serve, migrate, user, project, token, process."""
+"""The `sessionlens` command: serve, worker, migrate, user, project, token, process."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -74,6 +75,30 @@ def cmd_process(args: argparse.Namespace) -> None:
     processor = Processor(ctx)
     print(f"processed {processor.drain()} batches")
     print(f"settled {processor.settle()} quiet sessions")
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    import asyncio
+    import signal
+
+    from sessionlens.processing.processor import Processor
+
+    ctx = _open(args)
+    print(f"worker: processing {ctx.queue.describe()}", flush=True)
+
+    async def run() -> None:
+        task = asyncio.create_task(Processor(ctx).run())
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    try:
+        asyncio.run(run())
+    finally:
+        ctx.close()
+    print("worker: stopped", flush=True)
 
 
 def cmd_user_create(args: argparse.Namespace) -> None:
@@ -291,7 +316,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert", help="PEM certificate to serve HTTPS (SESSIONLENS_TLS_CERT)")
     serve.add_argument("--tls-key", help="PEM key of the certificate (SESSIONLENS_TLS_KEY)")
     serve.add_argument(
-        "--no-worker", action="store_true", help="do not process the ingest log in this process"
+        "--no-worker",
+        action="store_true",
+        help="do not process the ingest queue in this process (run `sessionlens worker`)",
     )
     serve.set_defaults(func=cmd_serve)
     with_data_dir(
@@ -300,6 +327,12 @@ def parser() -> argparse.ArgumentParser:
     with_data_dir(
         sub.add_parser("process", help="process every pending batch, then exit")
     ).set_defaults(func=cmd_process)
+    with_data_dir(
+        sub.add_parser(
+            "worker",
+            help="process the ingest queue until stopped (next to `serve --no-worker`)",
+        )
+    ).set_defaults(func=cmd_worker)
 
     user = sub.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
     create = with_data_dir(user.add_parser("create", help="create a user"))

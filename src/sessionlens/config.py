@@ -7,6 +7,7 @@ message naming the variable. Secrets may also be given as SESSIONLENS_<NAME>_FIL
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -80,6 +81,35 @@ def _parse_log_format(raw: str) -> str:
     if value not in {"text", "json"}:
         raise SettingsError(f"expected text or json, got {raw!r}")
     return value
+
+
+def _parse_queue_url(raw: str) -> str:
+    for part in raw.split(","):
+        parts = urlsplit(part.strip())
+        if parts.scheme not in {"nats", "tls"} or not parts.hostname:
+            raise SettingsError(f"expected nats://host:port (comma-separated), got {part!r}")
+    return raw
+
+
+def _parse_stream_name(raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", raw):
+        raise SettingsError(f"expected letters, digits, - and _ (at most 64), got {raw!r}")
+    return raw
+
+
+def _bounded_int(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        value = _parse_int(raw)
+        if not low <= value <= high:
+            raise SettingsError(f"expected an integer from {low} to {high}, got {value}")
+        return value
+
+    return parse
+
+
+_parse_replicas = _bounded_int(1, 5)
+_parse_partitions = _bounded_int(1, 1024)
+_parse_ack_wait = _bounded_int(1, 3600)
 
 
 def _parse_base_url(raw: str) -> str:
@@ -213,6 +243,37 @@ SETTINGS: tuple[Setting, ...] = (
         "250",
     ),
     Setting(
+        "QUEUE_URL",
+        _parse_queue_url,
+        "NATS server(s) with JetStream for the ingest queue, e.g. nats://127.0.0.1:4222 "
+        "(comma-separated for a cluster). Default: none, the embedded log in the database.",
+        secret=True,
+    ),
+    Setting(
+        "QUEUE_STREAM",
+        _parse_stream_name,
+        "Name of the JetStream stream, also the subjects' prefix (dead letters: NAME-dead).",
+        "sessionlens",
+    ),
+    Setting(
+        "QUEUE_REPLICAS",
+        _parse_replicas,
+        "Copies of the stream JetStream keeps (1 on one node; 3 on a cluster of 3 or more).",
+        "1",
+    ),
+    Setting(
+        "QUEUE_PARTITIONS",
+        _parse_partitions,
+        "Subjects the stream's batches are spread over by session (a session stays on one).",
+        "16",
+    ),
+    Setting(
+        "QUEUE_ACK_WAIT_S",
+        _parse_ack_wait,
+        "Seconds a worker may hold batches before JetStream hands them to another worker.",
+        "60",
+    ),
+    Setting(
         "SIGNUP", _parse_bool, "Let anyone create an account and organisation at /signup.", "true"
     ),
     Setting(
@@ -314,6 +375,11 @@ class Settings:
     smtp_url: str | None
     mail_from: str
     old_secret_keys: tuple[str, ...] = ()
+    queue_url: str | None = None
+    queue_stream: str = "sessionlens"
+    queue_replicas: int = 1
+    queue_partitions: int = 16
+    queue_ack_wait_s: int = 60
     s3_endpoint: str | None = None
     s3_region: str | None = None
     s3_access_key_id: str | None = None

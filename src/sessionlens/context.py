@@ -1,13 +1,14 @@
-"""What every part of a running sessionlens needs: settings, database and blob store."""
+"""What every part of a running sessionlens needs: settings, database, blob store, queue."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from starlette.requests import HTTPConnection
 
 from sessionlens.config import Settings
+from sessionlens.ingest.queue import Queue, open_queue
 from sessionlens.storage.blobs import S3Options, open_blob_store
 from sessionlens.storage.crypto import EncryptedBlobStore, Keyring
 from sessionlens.storage.engine import make_engine
@@ -18,6 +19,7 @@ class Context:
     settings: Settings
     engine: Engine
     blobs: EncryptedBlobStore
+    _queue: Queue | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, settings: Settings) -> Context:
@@ -37,7 +39,26 @@ class Context:
             EncryptedBlobStore(store, keyring, f"{store.description}, encrypted"),
         )
 
+    @property
+    def queue(self) -> Queue:
+        """The ingest queue (ingest/queue.py), opened on first use: commands that never
+        touch it do not connect to NATS."""
+        if self._queue is None:
+            s = self.settings
+            self._queue = open_queue(
+                self.engine,
+                s.queue_url,
+                s.queue_stream,
+                s.queue_replicas,
+                s.queue_partitions,
+                s.queue_ack_wait_s,
+            )
+        return self._queue
+
     def close(self) -> None:
+        if self._queue is not None:
+            self._queue.close()
+            self._queue = None
         self.engine.dispose()
 
 

@@ -13,6 +13,7 @@ from sessionlens import projects
 from sessionlens.accounts import audit, mail, members, onetime, twofactor
 from sessionlens.accounts.users import ROLES, AccountError, normalise_email
 from sessionlens.console.common import ViewerDep, ctx_of, record_action, render
+from sessionlens.ingest.queue import DeadLetter, QueueUnavailable
 from sessionlens.recordings.subjects import erase_sessions
 from sessionlens.storage.tables import project, session
 from sessionlens.web import auth
@@ -183,6 +184,34 @@ def audit_page(request: Request, viewer: ViewerDep, org_id: DbId) -> Response:
         name = members.organisation_name(conn, org_id)
     return render(
         request, "audit.html", viewer=viewer, org_id=org_id, org_name=name, entries=entries
+    )
+
+
+@router.get("/organisations/{org_id}/health")
+def health_page(request: Request, viewer: ViewerDep, org_id: DbId) -> Response:
+    """The ingest queue and the organisation's dead letters: batches set aside because
+    their content could not be processed (time, project, session, reason; no content)."""
+    _manager(request, viewer, org_id)
+    ctx = ctx_of(request)
+    with ctx.engine.connect() as conn:
+        name = members.organisation_name(conn, org_id)
+        names = {p.id: p.name for p in projects.for_user(conn, viewer.user.id, org_id)}
+    queue = ctx.queue
+    try:
+        dead: list[DeadLetter] | None = queue.dead_letters(sorted(names), limit=100)
+    except QueueUnavailable:
+        dead = None  # the page says it cannot read them now
+    return render(
+        request,
+        "health.html",
+        viewer=viewer,
+        org_id=org_id,
+        org_name=name,
+        queue=queue.describe(),
+        ready=queue.ready(),
+        pending=queue.pending(),
+        dead=dead,
+        project_names=names,
     )
 
 

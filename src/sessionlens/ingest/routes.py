@@ -1,4 +1,4 @@
-"""POST /i/v1/{project_key}/batch: validate, append to the ingest log, then acknowledge."""
+"""POST /i/v1/{project_key}/batch: validate, append to the ingest queue, then acknowledge."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from sessionlens.ingest.body import (
 )
 from sessionlens.ingest.geo import lookup_for
 from sessionlens.ingest.guard import scrub
+from sessionlens.ingest.queue import QueueUnavailable
 from sessionlens.ingest.ratelimit import IngestLimits
 from sessionlens.ingest.schema import Batch, BatchError, encode_batch, parse_batch
 from sessionlens.ingest.urls import strip_batch_urls
@@ -27,6 +28,7 @@ from sessionlens.projects import Project
 from sessionlens.storage.tables import utcnow
 
 router = APIRouter(include_in_schema=False)
+RETRY_AFTER_UNAVAILABLE_S = 5
 
 
 def truncate_address(address: str) -> str:
@@ -151,7 +153,13 @@ async def receive_batch(project_key: str, request: Request) -> Response:
         address=truncate_address(full_address),
         received_at=utcnow(),
     )
-    stored = await run_in_threadpool(log.append, ctx.engine, project.id, batch, raw, envelope)
+    try:
+        stored = await run_in_threadpool(ctx.queue.append, project.id, batch, raw, envelope)
+    except QueueUnavailable:
+        # Nothing was stored: the recorder keeps the batch and retries.
+        response = _error(503, "cannot store batches right now; retry later", origin)
+        response.headers["Retry-After"] = str(RETRY_AFTER_UNAVAILABLE_S)
+        return response
     processor = getattr(request.app.state, "processor", None)
     if processor is not None:
         processor.wake()

@@ -1,22 +1,26 @@
-"""The processor: drains the ingest log into blocks and summaries.
+"""The processor: drains the ingest queue into blocks and summaries.
 
-Embedded deployments run it as a background task of the server; run_once() is also
-what tests and `sessionlens process` call directly.
+Embedded deployments run it as a background task of the server; `sessionlens worker`
+runs it as a process of its own. run_once() is also what tests and `sessionlens process`
+call directly. The queue is the context's (ingest/queue.py: the SQL log or JetStream).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections import defaultdict
 
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import DataError
 
+from sessionlens import metrics
 from sessionlens.context import Context
-from sessionlens.ingest import log
 from sessionlens.ingest.log import LogEntry
+from sessionlens.ingest.queue import QueueUnavailable, poison_reason
 from sessionlens.processing import interactions, sessions
 from sessionlens.recordings import retention
 from sessionlens.storage.tables import utcnow
@@ -50,14 +54,19 @@ class Processor:
             self._wake.set()
 
     def run_once(self, limit: int = CHUNK) -> int:
-        """Process up to `limit` pending batches; the number taken from the log."""
-        with self.ctx.engine.connect() as conn:
-            entries = log.pending(conn, limit)
+        """Process up to `limit` pending batches; the number taken from the queue."""
+        queue = self.ctx.queue
+        entries = queue.take(limit)
         groups: dict[tuple[int, str], list[LogEntry]] = defaultdict(list)
         for entry in entries:
             groups[(entry.project_id, entry.batch["session_id"])].append(entry)
-        for (project_id, client_id), group in groups.items():
-            self._apply_group(project_id, client_id, group)
+        try:
+            for (project_id, client_id), group in groups.items():
+                self._apply_group(project_id, client_id, group)
+        except BaseException:
+            # Storage down or a bug: hand back what was not applied, to be tried again.
+            queue.release(entries)
+            raise
         return len(entries)
 
     def drain(self) -> int:
@@ -78,19 +87,30 @@ class Processor:
                 return total
 
     def _apply_group(self, project_id: int, client_id: str, group: list[LogEntry]) -> None:
+        queue = self.ctx.queue
         try:
             with self.ctx.engine.begin() as conn:
+                _lock_session(conn, project_id, client_id)
                 sessions.apply(conn, self.ctx.blobs, project_id, client_id, group)
-                log.mark_processed(conn, [e.id for e in group])
+                queue.done(conn, group)
         except POISON as exc:
             if len(group) > 1:
                 # Find the bad batch: apply them one at a time.
                 for entry in group:
                     self._apply_group(project_id, client_id, [entry])
                 return
-            logger.warning("batch %s set aside: %r", group[0].id, exc)
+            reason = poison_reason(exc)
+            logger.warning(
+                "batch %s (project %s, seq %s) set aside: %s",
+                group[0].id,
+                project_id,
+                group[0].batch.get("seq"),
+                reason,
+            )
+            metrics.PROCESSING_ERRORS.inc(1, "poison")
             with self.ctx.engine.begin() as conn:
-                log.mark_processed(conn, [group[0].id], error=repr(exc)[:2000])
+                queue.set_aside(conn, group[0], reason)
+        queue.acknowledge(group)
 
     async def _purge(self) -> None:
         try:
@@ -122,14 +142,32 @@ class Processor:
             try:
                 taken = await asyncio.to_thread(self.run_once)
                 failures = 0
+            except QueueUnavailable as exc:
+                failures += 1
+                logger.warning("the ingest queue is unavailable (%s); retrying", exc)
+                metrics.PROCESSING_ERRORS.inc(1, "retry")
+                await asyncio.sleep(min(30.0, 0.5 * 2**failures))
+                continue
             except Exception:
                 # Storage down or a bug: keep the batches in the log and try again later.
                 failures += 1
                 logger.exception("processor failed; retrying")
+                metrics.PROCESSING_ERRORS.inc(1, "retry")
                 await asyncio.sleep(min(30.0, 0.5 * 2**failures))
                 continue
-            if taken:
-                continue
+            if taken or self.ctx.queue.long_polls:
+                continue  # a long-polling queue has just waited for new batches
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=interval)
+
+
+def _lock_session(conn: Connection, project_id: int, client_id: str) -> None:
+    """Apply one session's batches one transaction at a time across workers. PostgreSQL:
+    a transaction-scoped advisory lock on the session; SQLite's writers are serialised
+    already (BEGIN IMMEDIATE)."""
+    if conn.dialect.name != "postgresql":
+        return
+    digest = hashlib.blake2b(f"{project_id}:{client_id}".encode(), digest_size=8).digest()
+    key = int.from_bytes(digest, "big", signed=True)
+    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
