@@ -179,27 +179,43 @@ def _rows(
         )
         if sessions is not None:
             query = query.where(session_step.c.session_id.in_(sessions))
-        yield list(conn.execute(query).all())
+            yield list(conn.execute(query).all())
+        else:
+            yield _plain_rows(conn, query)
 
 
-def _first_step(
-    conn: Connection, ids: list[int], period: Period, sessions: Any
-) -> dict[str, list[Any]]:
-    """session id -> [times (text), session_ts, device, source] of the sessions at step 1.
+def _plain_rows(conn: Connection, query: Any) -> list[Any]:
+    """The rows as the driver gives them: at a million rows, wrapping each in a Row costs
+    more than reading it. Only for queries whose parameters are plain numbers, which need
+    none of SQLAlchemy's conversions."""
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.params
+    args = tuple(params[n] for n in compiled.positiontup or ()) if compiled.positional else params
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(str(compiled), args)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def _first_step(conn: Connection, ids: list[int], period: Period, sessions: Any) -> dict[str, Any]:
+    """session id -> (session id, times (text), session_ts, device, source) of the sessions
+    at step 1, in the order of their start when the step is one key.
     Times stay text here: most sessions go no further, and theirs are never parsed."""
     c = session_step.c
     columns = [c.session_id, c.times, c.session_ts, c.device, c.source]
     chunks = list(_rows(conn, ids, period, columns, sessions))
     if len(ids) == 1:  # a session has one row per key: nothing to merge
-        return {sid: [times, ts, device, source] for sid, times, ts, device, source in chunks[0]}
-    found: dict[str, list[Any]] = {}
+        return {row[0]: row for row in chunks[0]}
+    found: dict[str, Any] = {}
     for rows in chunks:
-        for sid, times, session_ts, device, source in rows:
-            entry = found.get(sid)
+        for row in rows:
+            entry = found.get(row[0])
             if entry is None:
-                found[sid] = [times, session_ts, device, source]
+                found[row[0]] = list(row)
             else:
-                entry[0] += "," + times
+                entry[1] += "," + row[1]
     return found
 
 
@@ -316,7 +332,7 @@ class _Tally:
 
     def count(
         self,
-        entered: dict[str, list[Any]],
+        entered: dict[str, Any],
         later: list[dict[str, str]],
         strict: list[bool],
         window_minutes: int,
@@ -324,10 +340,12 @@ class _Tally:
         window_ms = window_minutes * 60_000
         second = later[0]
         depths = self.depths
-        for sid, (text, session_ts, device, source) in entered.items():
+        stopped, limit = self.dropped[0], self.limit
+        # Newest first, so the list of sessions that stopped at step 1 fills at once.
+        for sid, text, session_ts, device, source in reversed(entered.values()):
             if sid not in second:  # most sessions: nothing to order
                 depths[(device, source, 1)] += 1
-                if len(self.dropped[0]) < self.limit or session_ts > self.dropped[0][0][0]:
+                if len(stopped) < limit or (limit and session_ts > stopped[0][0]):
                     self._drop(1, session_ts, sid, text)
                 continue
             found: list[list[int] | None] = [_times(text)]
