@@ -20,8 +20,9 @@ from obstore.store import LocalStore, S3Store
 
 from sessionlens import metrics
 
-# A key outside every project's p{id}/ prefix, overwritten by each readiness probe.
+# A key outside every project's p{id}/ prefix, written and deleted by each readiness probe.
 PROBE_KEY = "_probe/readyz"
+_PROBE_DIR = "_probe/"
 _S3_CODE = re.compile(r"<Code>([A-Za-z]+)</Code>")
 
 
@@ -112,6 +113,8 @@ class ObjectBlobStore:
         with _translated(self.description, prefix):
             for chunk in obstore.list(self._store, prefix=prefix or None):
                 keys.extend(str(meta["path"]) for meta in chunk)
+        # A probe that lost its race with a list is not a recording.
+        keys = [key for key in keys if not key.startswith(_PROBE_DIR)]
         return sorted(keys)
 
     def probe(self) -> None:
@@ -119,6 +122,8 @@ class ObjectBlobStore:
         store reachable, the bucket there, credentials allowed to write, and room."""
         with _translated(self.description, PROBE_KEY, writing=True):
             obstore.put(self._store, PROBE_KEY, b"ok")
+        with contextlib.suppress(BlobNotFound), _translated(self.description, PROBE_KEY):
+            obstore.delete(self._store, PROBE_KEY)
 
 
 def _s3_store(url: str, options: S3Options) -> ObjectBlobStore:
