@@ -7,7 +7,8 @@ Writes the rows the processor would have written for a shop visited over --days 
 (about 40% of sessions are returning), sessions with their source, UTM, device and country,
 about five pageviews each (search terms and filters in URL queries, navigation timing on hard
 loads), custom events, identify traits and JavaScript errors. Nothing goes through the ingest
-or the processor: the rows are inserted directly, in chunks, one transaction per chunk. The
+or the processor: the rows are inserted directly, in chunks, one transaction per chunk, and
+the rollups the processor keeps for reports (`page_day`) are then computed from them. The
 same --sessions, --seed and --end give the same rows.
 """
 
@@ -35,6 +36,7 @@ from tqdm import tqdm
 from sessionlens import projects
 from sessionlens.accounts import users
 from sessionlens.analytics.sources import classify
+from sessionlens.processing import page_days
 from sessionlens.processing.events import split_url, utm
 from sessionlens.processing.sessions import session_key
 from sessionlens.storage.engine import make_engine, migrate
@@ -614,6 +616,9 @@ def seed(
                 totals[name] += len(getattr(out, name))
             bar.update(len(out.sessions))
         bar.close()
+        with engine.begin() as conn:
+            # the pages report's day rollup, which the processor keeps as it writes sessions
+            page_days.rebuild(conn, project_id)
     finally:
         engine.dispose()
     return Seeded(project_id, len(rows), sessions, **totals, seconds=time.perf_counter() - began)

@@ -27,11 +27,15 @@ from sqlalchemy import func, select
 
 from sessionlens.analytics import search, segments
 from sessionlens.context import Context
+from sessionlens.processing import heatmaps
 from sessionlens.processing.processor import Processor
 from sessionlens.recordings.subjects import erase
 from sessionlens.storage.tables import (
     heatmap_band,
     heatmap_cell,
+    heatmap_cell_total,
+    heatmap_element,
+    heatmap_element_total,
     heatmap_view,
     page_click,
     session,
@@ -466,3 +470,43 @@ def test_erasing_a_visitor_leaves_only_day_counts(
         headers=auth(alice),
     )
     assert len(listed.json()["sessions"]) == 1
+
+
+def totals(ctx: Context) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
+    with ctx.engine.connect() as conn:
+        cell_rows = conn.execute(select(heatmap_cell_total)).all()
+        element_rows = conn.execute(select(heatmap_element_total)).all()
+    return {tuple(r) for r in cell_rows}, {tuple(r) for r in element_rows}
+
+
+def test_day_totals_are_the_sums_of_the_detailed_rows(
+    client: TestClient, ctx: Context, alice: Account, visits: None
+) -> None:
+    cell, element = heatmap_cell, heatmap_element
+    with ctx.engine.connect() as conn:
+        cells = conn.execute(
+            select(cell.c.project_id, cell.c.kind, cell.c.path, cell.c.day, cell.c.x, cell.c.y)
+            .add_columns(func.sum(cell.c.n))
+            .group_by(cell.c.project_id, cell.c.kind, cell.c.path, cell.c.day, cell.c.x, cell.c.y)
+        ).all()
+        elements = conn.execute(
+            select(element.c.project_id, element.c.path, element.c.day, element.c.selector)
+            .add_columns(
+                func.max(element.c.tag),
+                func.sum(element.c.clicks),
+                func.sum(element.c.offset_x_sum),
+                func.sum(element.c.offset_y_sum),
+            )
+            .group_by(element.c.project_id, element.c.path, element.c.day, element.c.selector)
+        ).all()
+    kept = totals(ctx)
+    assert kept == ({tuple(r) for r in cells}, {tuple(r) for r in elements})
+    with ctx.engine.begin() as conn:
+        heatmaps.fill_totals(conn, alice.project.id)
+    assert totals(ctx) == kept
+    # without filters the totals answer; a filter that keeps everything reads the detailed
+    # rows: the same heatmap
+    for kind in ("clicks", "moves"):
+        assert get(client, alice, kind, url="/products/*") == get(
+            client, alice, kind, url="/products/*", min_width="0"
+        )

@@ -3,7 +3,7 @@ search answers over it, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -129,3 +129,14 @@ def test_every_report_and_search_answers_over_the_seeded_project(
     empty = [name for name, answer in {**answers, **found}.items() if not answer]
     assert empty == []
     assert any(p["param"] == "q" for p in answers["params"])
+
+
+def test_seeded_pages_rollup_answers_as_the_rows_do(database_url: str, seeded: seed.Seeded) -> None:
+    engine = make_engine(database_url)
+    week = Period(PERIOD.end - timedelta(days=7), PERIOD.end)
+    with engine.connect() as conn:
+        for period in (PERIOD, week):
+            from_rollup = reports.pages(conn, seeded.project_id, period)
+            assert from_rollup == reports._pages_from_rows(conn, seeded.project_id, period)
+            assert from_rollup["top"]
+    engine.dispose()

@@ -1,5 +1,6 @@
 """Heatmap queries: clicks, mouse movement, scroll reach and attention of a page or a
-pattern of pages, summed from the processor's day aggregates (processing/heatmaps.py).
+pattern of pages, summed from the processor's day aggregates (processing/heatmaps.py): the
+per-day totals without filters, the rows per device, width step and new/returning with them.
 
 A saved segment filters sessions, which the day aggregates no longer know about: with one,
 clicks come from the raw `page_click` rows of the matching sessions, and scroll reach and
@@ -22,7 +23,9 @@ from sessionlens.processing.heatmaps import BANDS, COLUMNS, MAX_ROW, ROW_PX, WID
 from sessionlens.storage.tables import (
     heatmap_band,
     heatmap_cell,
+    heatmap_cell_total,
     heatmap_element,
+    heatmap_element_total,
     heatmap_view,
     page_click,
     pageview,
@@ -146,14 +149,21 @@ def _width_match(column: Any, wanted: HeatmapFilter) -> list[ColumnElement[bool]
     return out
 
 
+def _filtered(wanted: HeatmapFilter) -> bool:
+    """Whether the query names a device, width or visitor type: the totals know none."""
+    chosen = (wanted.device, wanted.min_width, wanted.max_width, wanted.visitor)
+    return any(value is not None for value in chosen)
+
+
 def _aggregate_where(table: Any, project_id: int, wanted: HeatmapFilter) -> ColumnElement[bool]:
     conditions = [
         table.c.project_id == project_id,
         _path_match(table.c.path, wanted),
         table.c.day >= wanted.period.start.date(),
         table.c.day < wanted.period.end.date(),
-        *_width_match(table.c.width, wanted),
     ]
+    if wanted.min_width is not None or wanted.max_width is not None:
+        conditions.extend(_width_match(table.c.width, wanted))
     if wanted.device:
         conditions.append(table.c.device == wanted.device)
     if wanted.visitor:
@@ -186,30 +196,38 @@ def _grid(source: str) -> dict[str, Any]:
     return {"source": source, "columns": COLUMNS, "row_px": ROW_PX}
 
 
+def _aggregate_cells(
+    conn: Connection, project_id: int, wanted: HeatmapFilter, kind: str
+) -> tuple[list[list[int]], int]:
+    """A kind's cells from the day aggregates: the totals unless a filter needs the keys."""
+    table = heatmap_cell if _filtered(wanted) else heatmap_cell_total
+    return _cells(
+        conn.execute(
+            select(table.c.x, table.c.y, func.sum(table.c.n))
+            .where(table.c.kind == kind, _aggregate_where(table, project_id, wanted))
+            .group_by(table.c.x, table.c.y)
+        )
+    )
+
+
 def clicks(conn: Connection, project_id: int, wanted: HeatmapFilter) -> dict[str, Any]:
     """Clicks per grid cell and per element (with the mean offset inside it)."""
     if wanted.segment is not None:
         return _raw_clicks(conn, project_id, wanted)
-    where = and_(heatmap_cell.c.kind == "click", _aggregate_where(heatmap_cell, project_id, wanted))
-    cells, total = _cells(
-        conn.execute(
-            select(heatmap_cell.c.x, heatmap_cell.c.y, func.sum(heatmap_cell.c.n))
-            .where(where)
-            .group_by(heatmap_cell.c.x, heatmap_cell.c.y)
-        )
-    )
-    clicks_sum = func.sum(heatmap_element.c.clicks)
+    cells, total = _aggregate_cells(conn, project_id, wanted, "click")
+    table = heatmap_element if _filtered(wanted) else heatmap_element_total
+    clicks_sum = func.sum(table.c.clicks)
     rows = conn.execute(
         select(
-            heatmap_element.c.selector,
-            func.max(heatmap_element.c.tag),
+            table.c.selector,
+            func.max(table.c.tag),
             clicks_sum,
-            func.sum(heatmap_element.c.offset_x_sum),
-            func.sum(heatmap_element.c.offset_y_sum),
+            func.sum(table.c.offset_x_sum),
+            func.sum(table.c.offset_y_sum),
         )
-        .where(_aggregate_where(heatmap_element, project_id, wanted))
-        .group_by(heatmap_element.c.selector)
-        .order_by(clicks_sum.desc(), heatmap_element.c.selector)
+        .where(_aggregate_where(table, project_id, wanted))
+        .group_by(table.c.selector)
+        .order_by(clicks_sum.desc(), table.c.selector)
         .limit(TOP_ELEMENTS)
     )
     elements = [
@@ -284,14 +302,7 @@ def moves(conn: Connection, project_id: int, wanted: HeatmapFilter) -> dict[str,
             "segment: mouse movement is kept only as day totals, so it cannot be narrowed "
             "to a segment; use the device, width and visitor filters instead"
         )
-    where = and_(heatmap_cell.c.kind == "move", _aggregate_where(heatmap_cell, project_id, wanted))
-    cells, total = _cells(
-        conn.execute(
-            select(heatmap_cell.c.x, heatmap_cell.c.y, func.sum(heatmap_cell.c.n))
-            .where(where)
-            .group_by(heatmap_cell.c.x, heatmap_cell.c.y)
-        )
-    )
+    cells, total = _aggregate_cells(conn, project_id, wanted, "move")
     return {**_grid("aggregates"), "total": total, "cells": cells}
 
 

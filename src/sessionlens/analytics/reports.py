@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
 from typing import Any
 
 from sqlalchemy import Connection, String, case, column, func, literal_column, or_, select, values
@@ -16,7 +17,7 @@ from sessionlens.analytics.period import Period, Unit, labels
 from sessionlens.analytics.sources import GROUPS
 from sessionlens.privacy import DEFAULT_URL_DENYLIST, param_denied, strip_url
 from sessionlens.processing.events import UTM_FIELDS, split_url
-from sessionlens.storage.tables import UTCDateTime, pageview, session
+from sessionlens.storage.tables import UTCDateTime, page_day, pageview, session
 
 TOP = 20
 BUCKETS_PER_QUERY = 1000
@@ -141,7 +142,53 @@ def _top(counter: Counter[str], limit: int = TOP) -> list[dict[str, Any]]:
     return [{"name": name, "count": count} for name, count in counter.most_common(limit)]
 
 
+def _named(counter: Counter[str]) -> list[dict[str, Any]]:
+    return [{"name": name, "count": count} for name, count in _ranked(counter)]
+
+
+def _whole_days(period: Period) -> bool:
+    return all(moment.astimezone(UTC).time() == dtime() for moment in (period.start, period.end))
+
+
 def pages(conn: Connection, project_id: int, period: Period) -> dict[str, Any]:
+    """Top pages (pageviews, distinct sessions, mean time), entry and exit pages, summed
+    from the processor's day rollup (processing/page_days.py)."""
+    if not _whole_days(period):
+        return _pages_from_rows(conn, project_id, period)
+    first = period.start.astimezone(UTC).date()
+    end = period.end.astimezone(UTC).date()
+    # a session that viewed a path on consecutive days of the period counts once
+    carried = func.sum(case((page_day.c.day > first, page_day.c.carried), else_=0))
+    rows = [
+        (path, int(views), int(sessions), int(time_ms), int(entries), int(exits))
+        for path, views, sessions, time_ms, entries, exits in conn.execute(
+            select(
+                page_day.c.path,
+                func.sum(page_day.c.views),
+                func.sum(page_day.c.sessions) - carried,
+                func.sum(page_day.c.time_ms),
+                func.sum(page_day.c.entries),
+                func.sum(page_day.c.exits),
+            )
+            .where(
+                page_day.c.project_id == project_id, page_day.c.day >= first, page_day.c.day < end
+            )
+            .group_by(page_day.c.path)
+        )
+    ]
+    viewed = sorted((r for r in rows if r[1] > 0), key=lambda r: (-r[1], r[0]))
+    top = [
+        {"path": path, "pageviews": views, "sessions": sessions, "avg_time_ms": round(ms / views)}
+        for path, views, sessions, ms, _, _ in viewed[:TOP]
+    ]
+    entries = Counter({r[0]: r[4] for r in rows if r[4] > 0})
+    exits = Counter({r[0]: r[5] for r in rows if r[5] > 0})
+    return {"top": top, "entry": _named(entries), "exit": _named(exits)}
+
+
+def _pages_from_rows(conn: Connection, project_id: int, period: Period) -> dict[str, Any]:
+    """The pages report from the pageviews and sessions, for a period that does not start
+    and end at midnight UTC (the rollup knows whole days only)."""
     rows = conn.execute(
         select(
             pageview.c.path,
@@ -151,7 +198,7 @@ def pages(conn: Connection, project_id: int, period: Period) -> dict[str, Any]:
         )
         .where(pageview.c.project_id == project_id, _in(period, pageview.c.started_at))
         .group_by(pageview.c.path)
-        .order_by(func.count().desc())
+        .order_by(func.count().desc(), pageview.c.path)
         .limit(TOP)
     ).all()
     top = [
@@ -172,7 +219,7 @@ def pages(conn: Connection, project_id: int, period: Period) -> dict[str, Any]:
     ):
         entries[split_url(entry)[0]] += count
         exits[split_url(exit_url)[0]] += count
-    return {"top": top, "entry": _top(entries), "exit": _top(exits)}
+    return {"top": top, "entry": _named(entries), "exit": _named(exits)}
 
 
 def sources(conn: Connection, project_id: int, period: Period) -> dict[str, Any]:

@@ -5,7 +5,9 @@ width, so pages of different widths line up; y in rows of 20 px), clicks also pe
 (selector, with the summed offsets inside it), and each pageview adds to the scroll bands
 (twenty bands of 5% of the document's height) it reached and to the time each band was in
 view. Everything goes to day rows keyed by (project, path, day, device, width step,
-new/returning): a heatmap query sums those instead of reading events.
+new/returning): a heatmap query sums those instead of reading events. Cells and elements
+are also added to totals per (project, path, day) without the filter dimensions, which a
+heatmap without filters reads instead of about 26 detailed rows per cell and day.
 
 Scrolling and attention need to know where the page was when the previous batch ended: a
 small `heatmap_view` row per pageview keeps that (scroll position, sizes, last event time,
@@ -22,15 +24,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, delete, insert, select, text, update
 from sqlalchemy.engine import Row
 
 from sessionlens.processing import events as ev
+from sessionlens.storage import counters
 from sessionlens.storage.tables import (
     heatmap_band,
     heatmap_cell,
+    heatmap_cell_total,
     heatmap_element,
+    heatmap_element_total,
     heatmap_view,
     pageview,
 )
@@ -278,21 +282,6 @@ class Folder:
         view.reach = max(view.reach, deepest)
 
 
-def _upsert(
-    conn: Connection, table: Table, rows: list[dict[str, Any]], unique: list[str], add: list[str]
-) -> None:
-    """Insert rows, adding to the counts of rows that are there already."""
-    if not rows:
-        return
-    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-    statement = dialect.insert(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=unique,
-        set_={name: table.c[name] + statement.excluded[name] for name in add},
-    )
-    conn.execute(statement, rows)
-
-
 KEY_COLUMNS = ["project_id", "path", "day", "device", "width", "is_returning"]
 
 
@@ -302,7 +291,7 @@ def _key_values(project_id: int, key: Key) -> dict[str, Any]:
 
 def write(conn: Connection, project_id: int, folder: Folder) -> None:
     tally = folder.tally
-    _upsert(
+    counters.add(
         conn,
         heatmap_cell,
         [
@@ -312,7 +301,7 @@ def write(conn: Connection, project_id: int, folder: Folder) -> None:
         ["kind", *KEY_COLUMNS, "x", "y"],
         ["n"],
     )
-    _upsert(
+    counters.add(
         conn,
         heatmap_element,
         [
@@ -329,7 +318,8 @@ def write(conn: Connection, project_id: int, folder: Folder) -> None:
         [*KEY_COLUMNS, "selector"],
         ["clicks", "offset_x_sum", "offset_y_sum"],
     )
-    _upsert(
+    _write_totals(conn, project_id, tally)
+    counters.add(
         conn,
         heatmap_band,
         [
@@ -370,3 +360,82 @@ def fold(conn: Connection, session_row: Row[Any], events: list[dict[str, Any]]) 
     for event in sorted(events, key=lambda e: _int(e.get("timestamp"))):
         folder.fold(event)
     write(conn, session_row.project_id, folder)
+
+
+def _write_totals(conn: Connection, project_id: int, tally: Tally) -> None:
+    """The run's cells and elements summed over device, width and new/returning."""
+    cells: Counter[tuple[str, str, date, int, int]] = Counter()
+    for (kind, key, x, y), n in tally.cells.items():
+        cells[(kind, key[0], key[1], x, y)] += n
+    counters.add(
+        conn,
+        heatmap_cell_total,
+        [
+            {
+                "project_id": project_id,
+                "kind": kind,
+                "path": path,
+                "day": day,
+                "x": x,
+                "y": y,
+                "n": n,
+            }
+            for (kind, path, day, x, y), n in sorted(cells.items())
+        ],
+        ["project_id", "kind", "path", "day", "x", "y"],
+        ["n"],
+    )
+    elements: dict[tuple[str, date, str], list[Any]] = {}
+    for (key, selector), (tag, clicks, ox, oy) in tally.elements.items():
+        entry = elements.setdefault((key[0], key[1], selector), [tag, 0, 0, 0])
+        entry[0] = max(entry[0], tag)
+        entry[1] += clicks
+        entry[2] += ox
+        entry[3] += oy
+    counters.add(
+        conn,
+        heatmap_element_total,
+        [
+            {
+                "project_id": project_id,
+                "path": path,
+                "day": day,
+                "selector": selector,
+                "tag": tag,
+                "clicks": clicks,
+                "offset_x_sum": ox,
+                "offset_y_sum": oy,
+            }
+            for (path, day, selector), (tag, clicks, ox, oy) in sorted(elements.items())
+        ],
+        ["project_id", "path", "day", "selector"],
+        ["clicks", "offset_x_sum", "offset_y_sum"],
+        greatest=["tag"],
+    )
+
+
+# The same GROUP BY filled migration 0015 for the aggregates stored before it.
+_CELL_TOTALS = """
+INSERT INTO heatmap_cell_total (project_id, kind, path, day, x, y, n)
+SELECT project_id, kind, path, day, x, y, sum(n) FROM heatmap_cell WHERE project_id = :p
+GROUP BY project_id, kind, path, day, x, y
+"""
+_ELEMENT_TOTALS = """
+INSERT INTO heatmap_element_total
+    (project_id, path, day, selector, tag, clicks, offset_x_sum, offset_y_sum)
+SELECT project_id, path, day, selector, max(tag), sum(clicks), sum(offset_x_sum),
+       sum(offset_y_sum)
+FROM heatmap_element WHERE project_id = :p
+GROUP BY project_id, path, day, selector
+"""
+
+
+def fill_totals(conn: Connection, project_id: int) -> None:
+    """Recompute a project's totals from its detailed rows (for rows written directly, as
+    bench/heatmaps.py does)."""
+    conn.execute(delete(heatmap_cell_total).where(heatmap_cell_total.c.project_id == project_id))
+    conn.execute(
+        delete(heatmap_element_total).where(heatmap_element_total.c.project_id == project_id)
+    )
+    conn.execute(text(_CELL_TOTALS), {"p": project_id})
+    conn.execute(text(_ELEMENT_TOTALS), {"p": project_id})

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Row
 from sessionlens.analytics.sources import classify
 from sessionlens.ingest.log import LogEntry
 from sessionlens.processing import events as ev
-from sessionlens.processing import heatmaps, interactions, steps
+from sessionlens.processing import heatmaps, interactions, page_days, steps
 from sessionlens.processing.agents import parse_agent
 from sessionlens.processing.blocks import blob_key, build_blocks
 from sessionlens.processing.forms import apply as apply_forms
@@ -254,6 +254,7 @@ def apply(
     digest = ev.digest(all_events)
     assert digest.first_ts is not None
     assert digest.last_ts is not None
+    before = page_days.share(conn, row.id) if row is not None else {}
     if row is None:
         _create_session(conn, project_id, fresh[0], digest.first_ts)
         row = conn.execute(
@@ -320,5 +321,6 @@ def apply(
     heatmaps.fold(conn, row, all_events)
     apply_forms(conn, project_id, row.id, all_events)
     conn.execute(update(session).where(session.c.id == row.id).values(**values))
+    page_days.apply(conn, project_id, before, page_days.share(conn, row.id))
     interactions.apply(conn, project_id, row.id, fresh, last_ts)
     steps.apply(conn, project_id, row.id)  # keep last: reads the rows written above

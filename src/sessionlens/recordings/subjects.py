@@ -13,6 +13,7 @@ from typing import Any, Literal
 import orjson
 from sqlalchemy import Connection, delete, select
 
+from sessionlens.processing import page_days
 from sessionlens.recordings import queries
 from sessionlens.storage.blobs import BlobStore
 from sessionlens.storage.tables import (
@@ -144,6 +145,7 @@ def erase_sessions(
             blobs.delete(key)
         blocks += len(keys)
         conn.execute(delete(recording_block).where(recording_block.c.session_id == session_id))
+        page_days.remove(conn, project_id, session_id)
         conn.execute(delete(pageview).where(pageview.c.session_id == session_id))
         log_entries += conn.execute(
             delete(ingest_log).where(

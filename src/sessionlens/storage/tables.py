@@ -571,6 +571,35 @@ heatmap_element = Table(
     UniqueConstraint(*_HEATMAP_KEY, "selector"),
 )
 
+# The same cells and elements summed over every device, width step and new/returning: what a
+# heatmap without those filters reads (about 26 detailed rows of a popular cell per day).
+heatmap_cell_total = Table(
+    "heatmap_cell_total",
+    metadata,
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(5), primary_key=True),
+    Column("path", Text, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("x", Integer, primary_key=True),
+    Column("y", Integer, primary_key=True),
+    Column("n", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+heatmap_element_total = Table(
+    "heatmap_element_total",
+    metadata,
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), primary_key=True),
+    Column("path", Text, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("selector", String(300), primary_key=True),
+    Column("tag", String(30), nullable=False, default=""),
+    Column("clicks", BigInteger, nullable=False),
+    Column("offset_x_sum", BigInteger, nullable=False),
+    Column("offset_y_sum", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 # Scroll reach and attention per band of the page (band k: k*5% to (k+1)*5% of its height):
 # pageviews whose viewport reached the band, and ms it was in view while the page was used.
 heatmap_band = Table(
@@ -644,4 +673,24 @@ funnel = Table(
     Column("created_by", ForeignKey("users.id", ondelete="SET NULL")),
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+# The pages report (analytics/reports.py), kept by the processor (processing/page_days.py) so
+# that it reads a row per path and UTC day instead of every pageview. Views, distinct sessions
+# and time by the day of the pageview; entries and exits by the day the session started, as
+# the report counts sessions. `carried`: sessions that also viewed the path the day before,
+# so that a period of several days counts such a session once.
+page_day = Table(
+    "page_day",
+    metadata,
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("path", Text, primary_key=True),
+    Column("views", BigInteger, nullable=False),
+    Column("sessions", BigInteger, nullable=False),
+    Column("carried", BigInteger, nullable=False),
+    Column("time_ms", BigInteger, nullable=False),
+    Column("entries", BigInteger, nullable=False),
+    Column("exits", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
 )
