@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sessionlens.api.audit import router as api_audit_router
@@ -105,6 +106,16 @@ def _install_errors(app: FastAPI) -> None:
             request, 503, "Recordings cannot be read right now; try again shortly."
         )
         response.headers["Retry-After"] = "30"
+        return response
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def database_down(request: Request, exc: Exception) -> Response:
+        # Unreachable, restarting or locked: nothing was stored, the client may retry (the
+        # recorder does), so a 503 and not a 500.
+        logger.error("database unavailable on %s: %s", request.url.path, type(exc).__name__)
+        response = _error_response(request, 503, "The database is unavailable; retry shortly.")
+        response.headers["Retry-After"] = "5"
         return response
 
     @app.exception_handler(StarletteHTTPException)
