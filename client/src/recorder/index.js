@@ -38,6 +38,7 @@ const ctl = {
   optedOut: false,
   recorder: null,
   early: [], // custom events called before the recorder exists
+  waiting: [], // the recorder's own events from before the rules were known, with their page
 };
 
 function scriptElement() {
@@ -104,6 +105,7 @@ async function load() {
   try {
     const raw = await fetchConfig(ctl.configUrl);
     if (raw) ctl.rules = mergeRules(raw, ctl.options);
+    if (ctl.rules) flushWaiting();
   } catch (_) {
     // fail safe: no rules, no recording
   }
@@ -153,6 +155,30 @@ function addCustom(tag, payload) {
   else if (ctl.early.length < MAX_EARLY_CALLS) ctl.early.push([tag, payload]);
 }
 
+function here() {
+  return { pathname: location.pathname, search: location.search };
+}
+
+/**
+ * The recorder's own events (errors, timing, clicks, forms) are never kept from an excluded
+ * page: checked against the page they came from (`at`, the current one by default), and
+ * until the rules are known they wait with it.
+ */
+function addOwn(tag, payload, at) {
+  const where = at || here();
+  if (!ctl.rules) {
+    if (ctl.waiting.length < MAX_EARLY_CALLS) ctl.waiting.push([tag, payload, where]);
+    return;
+  }
+  if (!pageExcluded(ctl.rules.excludePages, where.pathname, where.search)) addCustom(tag, payload);
+}
+
+function flushWaiting() {
+  const waiting = ctl.waiting;
+  ctl.waiting = [];
+  for (const [tag, payload, where] of waiting) addOwn(tag, payload, where);
+}
+
 function plain(value) {
   if (value == null) return {};
   try {
@@ -174,10 +200,11 @@ function start(options) {
   ctl.options = options;
   ctl.optedOut = ctl.optedOut || isOptedOut();
   // Before the recorder's listeners: the timing event must be in the batch sent on hide.
-  watchErrors((payload) => addCustom('sessionlens.error', payload));
-  watchTiming(location.href, (payload) => addCustom('sessionlens.timing', payload));
-  watchInteractions(addCustom, prefix + '/');
-  watchForms(addCustom, () => ctl.recorder);
+  const loaded = here();
+  watchErrors((payload) => addOwn('sessionlens.error', payload));
+  watchTiming(location.href, (payload) => addOwn('sessionlens.timing', payload, loaded));
+  watchInteractions((tag, payload) => addOwn(tag, payload), prefix + '/');
+  watchForms((tag, payload) => addOwn(tag, payload), () => ctl.recorder);
   update();
 }
 
@@ -217,6 +244,7 @@ const api = {
       ctl.consent = Boolean(granted);
       if (!ctl.consent) {
         ctl.early = [];
+        ctl.waiting = [];
         forgetIds();
       }
       update();
@@ -227,6 +255,7 @@ const api = {
     safe(() => {
       ctl.optedOut = true;
       ctl.early = [];
+      ctl.waiting = [];
       rememberOptOut(true);
       forgetIds();
       update();
