@@ -6,6 +6,7 @@ browser; the unique (project, session, seq) key makes a repeated batch a no-op.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,8 +19,23 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sessionlens.ingest.schema import Batch
 from sessionlens.storage.tables import ingest_log, utcnow
 
-_compressor = zstandard.ZstdCompressor(level=3)
-_decompressor = zstandard.ZstdDecompressor()
+# zstandard's compressor and decompressor objects must not be used by two threads at once
+# (the ingest and the API call here from a thread pool): one pair per thread.
+_zstd = threading.local()
+
+
+def _compressor() -> zstandard.ZstdCompressor:
+    if not hasattr(_zstd, "compressor"):
+        _zstd.compressor = zstandard.ZstdCompressor(level=3)
+    compressor: zstandard.ZstdCompressor = _zstd.compressor
+    return compressor
+
+
+def _decompressor() -> zstandard.ZstdDecompressor:
+    if not hasattr(_zstd, "decompressor"):
+        _zstd.decompressor = zstandard.ZstdDecompressor()
+    decompressor: zstandard.ZstdDecompressor = _zstd.decompressor
+    return decompressor
 
 
 @dataclass(frozen=True)
@@ -49,11 +65,11 @@ def encode(envelope: Envelope, raw_batch: bytes) -> bytes:
             "cc": envelope.country,
         }
     )
-    return _compressor.compress(head + b"\n" + raw_batch)
+    return _compressor().compress(head + b"\n" + raw_batch)
 
 
 def decode(payload: bytes) -> tuple[Envelope, dict[str, Any]]:
-    head, _, body = _decompressor.decompress(payload).partition(b"\n")
+    head, _, body = _decompressor().decompress(payload).partition(b"\n")
     meta = orjson.loads(head)
     envelope = Envelope(
         meta["ua"], meta["ip"], datetime.fromisoformat(meta["at"]), meta.get("cc", "")

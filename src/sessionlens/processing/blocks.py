@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,8 +14,23 @@ from sessionlens.processing.events import FULL_SNAPSHOT
 
 # A block's raw JSON is kept near this size so the player's first fetch stays small.
 BLOCK_TARGET_BYTES = 1024 * 1024
-_compressor = zstandard.ZstdCompressor(level=6)
-_decompressor = zstandard.ZstdDecompressor()
+# zstandard's compressor and decompressor objects must not be used by two threads at once
+# (the ingest and the API call here from a thread pool): one pair per thread.
+_zstd = threading.local()
+
+
+def _compressor() -> zstandard.ZstdCompressor:
+    if not hasattr(_zstd, "compressor"):
+        _zstd.compressor = zstandard.ZstdCompressor(level=6)
+    compressor: zstandard.ZstdCompressor = _zstd.compressor
+    return compressor
+
+
+def _decompressor() -> zstandard.ZstdDecompressor:
+    if not hasattr(_zstd, "decompressor"):
+        _zstd.decompressor = zstandard.ZstdDecompressor()
+    decompressor: zstandard.ZstdDecompressor = _zstd.decompressor
+    return decompressor
 
 
 @dataclass(frozen=True)
@@ -42,7 +58,7 @@ def _seal(items: list[tuple[int, dict[str, Any], bytes]]) -> BlockData:
         last_ts=int(max(event["timestamp"] for event in plain)),
         has_full_snapshot=any(event["type"] == FULL_SNAPSHOT for event in plain),
         raw=raw,
-        compressed=_compressor.compress(raw),
+        compressed=_compressor().compress(raw),
     )
 
 
@@ -69,10 +85,10 @@ def build_blocks(batches: list[tuple[int, list[dict[str, Any]]]]) -> list[BlockD
 
 
 def read_block(compressed: bytes) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = orjson.loads(_decompressor.decompress(compressed))
+    events: list[dict[str, Any]] = orjson.loads(_decompressor().decompress(compressed))
     return events
 
 
 def read_block_raw(compressed: bytes) -> bytes:
     """The block's JSON array as bytes, for streaming without re-encoding."""
-    return _decompressor.decompress(compressed)
+    return _decompressor().decompress(compressed)

@@ -159,6 +159,10 @@ def _refresh_pages(conn: Connection, row: Row[Any], last_ts: int) -> dict[str, A
         .where(pageview.c.session_id == row.id)
         .order_by(pageview.c.ts, pageview.c.id)
     ).all()
+    if not pages:
+        # A later batch applied before the page's first (another worker holds it): the
+        # page comes with that batch.
+        return {}
     for current, following in zip(pages, [*pages[1:], None], strict=True):
         end = following.ts if following is not None else last_ts
         conn.execute(
@@ -166,8 +170,6 @@ def _refresh_pages(conn: Connection, row: Row[Any], last_ts: int) -> dict[str, A
             .where(pageview.c.id == current.id)
             .values(duration_ms=max(0, end - current.ts))
         )
-    if not pages:
-        return {}
     source, ref_domain = classify(row.referrer, pages[0].url)
     return {
         "pages": len(pages),
