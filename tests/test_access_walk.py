@@ -105,6 +105,7 @@ PUBLIC_AREAS = (
 # Routes of a project that only owners and admins of its organisation may use.
 MANAGERS_ONLY = {
     ("POST", "/projects/{project_id}/privacy"),
+    ("POST", "/projects/{project_id}/recording"),
     ("GET", "/projects/{project_id}/visitors/export"),
     ("POST", "/projects/{project_id}/visitors/erase"),
     ("GET", "/api/v1/projects/{project_id}/visitors/export"),

@@ -35,6 +35,7 @@ from sessionlens.console.me_pages import router as me_pages_router
 from sessionlens.console.org_pages import router as org_pages_router
 from sessionlens.console.privacy_pages import router as privacy_pages_router
 from sessionlens.console.recorded_pages import router as recorded_pages_router
+from sessionlens.console.recording_pages import router as recording_pages_router
 from sessionlens.console.report_pages import router as report_pages_router
 from sessionlens.console.routes import router as console_router
 from sessionlens.console.visitor_pages import router as visitor_pages_router
@@ -214,6 +215,7 @@ def create_app(ctx: Context, run_processor: bool | None = None) -> FastAPI:
     app.include_router(org_pages_router)
     app.include_router(me_pages_router)
     app.include_router(privacy_pages_router)
+    app.include_router(recording_pages_router)
     app.include_router(visitor_pages_router)
     app.include_router(recorded_pages_router)
     app.include_router(report_pages_router)

@@ -321,6 +321,32 @@ SETTINGS: tuple[Setting, ...] = (
         "60000",
     ),
     Setting(
+        "INGEST_MAX_BODY_MB",
+        _bounded_int(1, 1024),
+        "Largest batch body accepted as sent (compressed), in MB; over it the answer is 413.",
+        "10",
+    ),
+    Setting(
+        "INGEST_MAX_INFLATED_MB",
+        _bounded_int(1, 4096),
+        "Largest batch body accepted once decompressed, in MB (a gzip bomb stops there).",
+        "50",
+    ),
+    Setting(
+        "INGEST_MAX_EVENT_MB",
+        _bounded_int(1, 1024),
+        "Largest single event kept as sent, in MB; a larger one has its inline assets "
+        "(data: URLs, big stylesheets) replaced by placeholders instead.",
+        "5",
+    ),
+    Setting(
+        "QUOTA_CACHE_S",
+        _bounded_int(1, 3600),
+        "How long each server process reuses a project's count of this month's sessions "
+        "before reading it again (the monthly quota is approximate by this window).",
+        "60",
+    ),
+    Setting(
         "GEOIP_DATABASE",
         _parse_file,
         "Path of a MaxMind-format country database (.mmdb) for the country of each session. "
@@ -386,6 +412,10 @@ class Settings:
     s3_secret_access_key: str | None = None
     log_format: str = "text"
     metrics_token: str | None = None
+    ingest_max_body_mb: int = 10
+    ingest_max_inflated_mb: int = 50
+    ingest_max_event_mb: int = 5
+    quota_cache_s: int = 60
     overrides: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property

@@ -112,8 +112,13 @@ BLOB_WRITE_BYTES = Counter(
 BLOB_WRITE_ERRORS = Counter(
     "sessionlens_block_write_errors_total", "Blob writes that failed (the batch is retried)."
 )
+TRIMMED_ASSETS = Counter(
+    "sessionlens_ingest_trimmed_assets_total",
+    "Inline assets the ingest replaced by a placeholder in events over the per-event limit.",
+)
 ALL: tuple[Counter | Histogram, ...] = (
     BATCHES,
+    TRIMMED_ASSETS,
     INGEST_BYTES,
     INGEST_LATENCY,
     PROCESSING_ERRORS,

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import ColumnElement, Connection, insert, select, true, update
 
 from sessionlens import privacy as privacy_rules
+from sessionlens import recording_rules
 from sessionlens.accounts.access import visible_project, visible_projects
 from sessionlens.privacy import PrivacySettings
 from sessionlens.storage.tables import inserted_id, membership, project
@@ -37,6 +38,10 @@ class Project:
         except privacy_rules.PrivacyError:
             # A stored rule the code no longer accepts: fall back to the strict defaults.
             return PrivacySettings()
+
+    @property
+    def recording(self) -> recording_rules.RecordingRules:
+        return recording_rules.of_settings(self.settings)
 
 
 def normalise_origin(raw: str) -> str:
@@ -161,6 +166,25 @@ def save_retention(conn: Connection, current: Project, days: int) -> Project:
     if not 1 <= days <= 3650:
         raise ProjectError("retention must be between 1 and 3650 days")
     settings = {**current.settings, "retention_days": days}
+    conn.execute(
+        update(project)
+        .where(project.c.id == current.id)
+        .values(settings=json.dumps(settings, sort_keys=True))
+    )
+    return Project(
+        current.id,
+        current.organisation_id,
+        current.name,
+        current.ingest_key,
+        current.website_origins,
+        settings,
+    )
+
+
+def save_recording(
+    conn: Connection, current: Project, rules: recording_rules.RecordingRules
+) -> Project:
+    settings = {**current.settings, "recording": rules.to_json()}
     conn.execute(
         update(project)
         .where(project.c.id == current.id)

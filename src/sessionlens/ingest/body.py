@@ -61,15 +61,15 @@ def gunzip_capped(data: bytes, limit: int = MAX_DECOMPRESSED) -> bytes:
     return b"".join(out)
 
 
-def decode(data: bytes, content_encoding: str) -> bytes:
+def decode(data: bytes, content_encoding: str, limit: int = MAX_DECOMPRESSED) -> bytes:
     """The plain body: gunzipped when declared or when it starts with the gzip magic."""
     encoding = content_encoding.strip().lower()
     if encoding in {"", "identity"}:
         if data.startswith(GZIP_MAGIC):
-            return gunzip_capped(data)
-        if len(data) > MAX_DECOMPRESSED:
+            return gunzip_capped(data, limit)
+        if len(data) > limit:
             raise BodyTooLarge("the body is too large")
         return data
     if encoding in {"gzip", "x-gzip"}:
-        return gunzip_capped(data)
+        return gunzip_capped(data, limit)
     raise BodyUnreadable(f"unsupported Content-Encoding {content_encoding!r}; use gzip")

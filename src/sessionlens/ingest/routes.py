@@ -8,27 +8,24 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from sessionlens import projects
+from sessionlens import metrics, projects
 from sessionlens.context import ctx_of
 from sessionlens.ingest import log
-from sessionlens.ingest.body import (
-    MAX_COMPRESSED,
-    BodyTooLarge,
-    BodyUnreadable,
-    decode,
-    read_capped,
-)
+from sessionlens.ingest.body import BodyTooLarge, BodyUnreadable, decode, read_capped
 from sessionlens.ingest.geo import lookup_for
 from sessionlens.ingest.guard import scrub
 from sessionlens.ingest.queue import QueueUnavailable
+from sessionlens.ingest.quota import MonthlySessions
 from sessionlens.ingest.ratelimit import IngestLimits
 from sessionlens.ingest.schema import Batch, BatchError, encode_batch, parse_batch
+from sessionlens.ingest.trim import trim_oversize
 from sessionlens.ingest.urls import strip_batch_urls
 from sessionlens.projects import Project
 from sessionlens.storage.tables import utcnow
 
 router = APIRouter(include_in_schema=False)
 RETRY_AFTER_UNAVAILABLE_S = 5
+MB = 1024 * 1024
 
 
 def truncate_address(address: str) -> str:
@@ -41,14 +38,27 @@ def truncate_address(address: str) -> str:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
 
 
-def prepare(compressed: bytes, encoding: str, project: Project) -> tuple[Batch, bytes]:
+def prepare(
+    compressed: bytes,
+    encoding: str,
+    project: Project,
+    max_inflated: int = 50 * MB,
+    max_event: int = 5 * MB,
+) -> tuple[Batch, bytes]:
     """Inflate, guard, parse and clean a batch: what is stored, and its parsed form."""
-    raw = decode(compressed, encoding)
+    raw = decode(compressed, encoding, max_inflated)
     # The server guard: card numbers (and the project's extra patterns) are masked in
     # every string before anything is parsed further or written.
     raw = scrub(raw, project.privacy.extra_patterns).body
     batch = parse_batch(raw)
-    if strip_batch_urls(batch, project.privacy.denylist()):
+    changed = strip_batch_urls(batch, project.privacy.denylist())
+    # No event can be larger than the whole body: most batches skip the per-event sizes.
+    if len(raw) > max_event:
+        trimmed = trim_oversize(batch.events, max_event)
+        if trimmed.assets:
+            metrics.TRIMMED_ASSETS.inc(trimmed.assets)
+            changed = True
+    if changed:
         raw = encode_batch(batch)
     return batch, raw
 
@@ -73,8 +83,36 @@ def _cors(origin: str | None) -> dict[str, str]:
     }
 
 
+def _monthly(request: Request) -> MonthlySessions:
+    counter: MonthlySessions | None = getattr(request.app.state, "monthly_sessions", None)
+    if counter is None:
+        ctx = ctx_of(request)
+        counter = MonthlySessions(ctx.engine, ctx.settings.quota_cache_s)
+        request.app.state.monthly_sessions = counter
+    return counter
+
+
 def _error(status: int, message: str, origin: str | None = None) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=_cors(origin))
+
+
+def _not_kept(reason: str, origin: str | None) -> JSONResponse:
+    """Accepted and dropped on purpose: the recorder stops sending this session (sampled)
+    or this page (not one of the pages to record)."""
+    return JSONResponse(
+        {"ok": True, "kept": False, "reason": reason}, status_code=202, headers=_cors(origin)
+    )
+
+
+def _over_quota(request: Request, project: Project, batch: Batch) -> bool:
+    """A new session (seq 0, not stored yet) while the month's quota is used up."""
+    quota = project.recording.monthly_quota
+    if quota is None or batch.seq != 0:
+        return False
+    counter = _monthly(request)
+    if counter.count(project.id, utcnow()) < quota:
+        return False
+    return not counter.known(project.id, batch.session_id)
 
 
 def _origin_allowed(project: Project, origin: str | None) -> bool:
@@ -132,19 +170,38 @@ async def receive_batch(project_key: str, request: Request) -> Response:
         response = _error(429, "too many batches; retry later", origin)
         response.headers["Retry-After"] = str(wait)
         return response
+    settings = ctx.settings
+    max_body = settings.ingest_max_body_mb * MB
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_COMPRESSED:
-        return _error(413, "the body is over 10 MB", origin)
+    if declared.isdigit() and int(declared) > max_body:
+        return _error(413, f"the body is over {settings.ingest_max_body_mb} MB", origin)
     try:
-        compressed = await read_capped(request.stream())
+        compressed = await read_capped(request.stream(), max_body)
         # One trip to the thread pool for all the CPU work: each hop costs ~0.1 ms.
         batch, raw = await run_in_threadpool(
-            prepare, compressed, request.headers.get("content-encoding", ""), project
+            prepare,
+            compressed,
+            request.headers.get("content-encoding", ""),
+            project,
+            settings.ingest_max_inflated_mb * MB,
+            settings.ingest_max_event_mb * MB,
         )
     except BodyTooLarge as exc:
         return _error(413, str(exc), origin)
     except (BodyUnreadable, BatchError) as exc:
         return _error(400, str(exc), origin)
+    rules = project.recording
+    if not rules.keeps_session(batch.session_id):
+        return _not_kept("sampled", origin)
+    if not rules.keeps_url(str(batch.meta["url"])):
+        return _not_kept("page", origin)
+    if await run_in_threadpool(_over_quota, request, project, batch):
+        # No Retry-After: the recorder must not retry this session (the protocol says so).
+        return JSONResponse(
+            {"error": "monthly session quota reached", "quota": True},
+            status_code=429,
+            headers=_cors(origin),
+        )
     envelope = log.Envelope(
         user_agent=request.headers.get("user-agent", "")[:1000],
         # The country is read from the full address, which is then dropped: only the
@@ -160,6 +217,8 @@ async def receive_batch(project_key: str, request: Request) -> Response:
         response = _error(503, "cannot store batches right now; retry later", origin)
         response.headers["Retry-After"] = str(RETRY_AFTER_UNAVAILABLE_S)
         return response
+    if stored and batch.seq == 0:
+        _monthly(request).accepted(project.id)
     processor = getattr(request.app.state, "processor", None)
     if processor is not None:
         processor.wake()
@@ -175,4 +234,6 @@ async def recorder_config(project_key: str, request: Request) -> Response:
     headers = {"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=60"}
     if project is None:
         return JSONResponse({"error": "unknown project key"}, status_code=404, headers=headers)
-    return JSONResponse(project.privacy.recorder_config(), headers=headers)
+    return JSONResponse(
+        project.privacy.recorder_config() | project.recording.recorder_config(), headers=headers
+    )

@@ -1,13 +1,15 @@
-"""Retention: sessions older than their project's retention days are purged."""
+"""Retention: sessions older than their project's retention days are purged, and so are
+ended sessions shorter than their project's minimum duration (recording rules)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, select
 
-from sessionlens import projects
+from sessionlens import projects, recording_rules
 from sessionlens.recordings.subjects import erase_sessions
 from sessionlens.storage.blobs import BlobStore
 from sessionlens.storage.tables import ingest_log, project, session
@@ -16,6 +18,9 @@ DEFAULT_RETENTION_DAYS = 90
 # Processed log entries are kept a little while for replaying the processor, then dropped.
 LOG_KEEP = timedelta(days=7)
 CHUNK = 100
+# A session with no batch for this long has ended (the recorder starts a new one after
+# 30 minutes idle), so its duration is final.
+ENDED_AFTER = timedelta(minutes=30)
 
 
 def retention_days(settings: dict[str, object]) -> int:
@@ -46,12 +51,46 @@ def expired(engine: Engine, now: datetime) -> dict[int, list[str]]:
     return out
 
 
+def too_short(engine: Engine, now: datetime) -> dict[int, list[str]]:
+    """Per project with a minimum duration, the ended sessions shorter than it."""
+    out: dict[int, list[str]] = {}
+    with engine.connect() as conn:
+        for row in conn.execute(select(project.c.id, project.c.settings)):
+            settings = json.loads(row.settings or "{}")
+            minimum = recording_rules.of_settings(settings).min_duration_s
+            if not minimum:
+                continue
+            ids = (
+                conn.execute(
+                    select(session.c.id).where(
+                        session.c.project_id == row.id,
+                        # updated_at: the server's clock when the last batch was applied.
+                        session.c.updated_at < now - ENDED_AFTER,
+                        session.c.duration_ms < minimum * 1000,
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if ids:
+                out[row.id] = list(ids)
+    return out
+
+
+def doomed(engine: Engine, now: datetime) -> dict[int, list[str]]:
+    """Per project, the sessions the next purge deletes."""
+    out = expired(engine, now)
+    for project_id, ids in too_short(engine, now).items():
+        out[project_id] = list(dict.fromkeys(out.get(project_id, []) + ids))
+    return out
+
+
 def purge(
     engine: Engine, blobs: BlobStore, now: datetime, progress: Callable[[int], None] | None = None
 ) -> int:
     """Purge every expired session (in small transactions) and old processed log rows."""
     total = 0
-    for project_id, ids in expired(engine, now).items():
+    for project_id, ids in doomed(engine, now).items():
         for start in range(0, len(ids), CHUNK):
             with engine.begin() as conn:
                 total += erase_sessions(
@@ -63,4 +102,4 @@ def purge(
 
 
 def count_expired(engine: Engine, now: datetime) -> int:
-    return sum(len(ids) for ids in expired(engine, now).values())
+    return sum(len(ids) for ids in doomed(engine, now).values())

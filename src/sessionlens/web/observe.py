@@ -32,7 +32,11 @@ OUTCOMES = {
 
 def outcome(status: int, body: bytes) -> str:
     if 200 <= status < 300:
+        if b'"kept":false' in body:
+            return "not_kept"
         return "duplicate" if b'"duplicate":true' in body else "accepted"
+    if status == 429 and b'"quota":true' in body:
+        return "over_quota"
     return OUTCOMES.get(status, f"status_{status}")
 
 
