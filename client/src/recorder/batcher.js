@@ -24,7 +24,8 @@ const INCREMENTAL = 3;
 export class Batcher {
   /**
    * @param {{url: string, session: import('./ids.js').Session, visitorId: string,
-   *          windowId: string, meta: () => object, onHalt: () => void}} options
+   *          windowId: string, meta: () => object, onHalt: () => void,
+   *          onSessionOff: (sid: string, reason: string) => void}} options
    */
   constructor(options) {
     this.url = options.url;
@@ -33,6 +34,7 @@ export class Batcher {
     this.windowId = options.windowId;
     this.meta = options.meta;
     this.onHalt = options.onHalt;
+    this.onSessionOff = options.onSessionOff || (() => {});
     this.pending = []; // {json, bytes, type}
     this.pendingBytes = 0;
     this.queue = []; // formed batches, in seq order
@@ -107,7 +109,7 @@ export class Batcher {
     let waitMs = 0;
     try {
       const answer = await post(this.url, buildBody(batch, Date.now()));
-      outcome = classify(answer.status);
+      outcome = classify(answer.status, answer.body);
       waitMs = answer.retryAfterMs;
     } catch (_) {
       outcome = 'retry';
@@ -120,6 +122,10 @@ export class Batcher {
     } else if (outcome === 'stop') {
       this.halt();
       return;
+    } else if (outcome === 'sampled' || outcome === 'quota') {
+      this.failures = 0;
+      this.dropSession(batch.sid);
+      this.onSessionOff(batch.sid, outcome === 'quota' ? 'over-quota' : 'sampled-out');
     } else {
       if (outcome === 'retry') {
         this.failures++;
@@ -138,6 +144,18 @@ export class Batcher {
     const i = this.queue.indexOf(batch);
     if (i >= 0) this.queue.splice(i, 1);
     if (batch.persisted) this.persist(false);
+  }
+
+  /**
+   * The server will not keep this session (sampled out, monthly quota reached): its
+   * batches are dropped, never retried; other sessions' batches still go.
+   */
+  dropSession(sid) {
+    for (const batch of this.queue.slice()) if (batch.sid === sid) this.remove(batch);
+    if (this.session.id === sid) {
+      this.pending = [];
+      this.pendingBytes = 0;
+    }
   }
 
   /**

@@ -16,6 +16,10 @@ function list(value) {
   return Array.isArray(value) ? value.filter((item) => typeof item === 'string' && item.trim()) : [];
 }
 
+function rate(value) {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= 100 ? value : 100;
+}
+
 function flag(value, fallback) {
   return typeof value === 'boolean' ? value : fallback;
 }
@@ -36,6 +40,9 @@ export function mergeRules(raw, options) {
     block: list(c.block_selectors).concat(list(o.blockSelectors), list(o.blockSelector)),
     denylist,
     excludePages: list(c.exclude_pages),
+    // Recording rules: the percent of sessions recorded and the pages to record (empty: all).
+    sampleRate: rate(c.sample_rate),
+    recordPages: list(c.record_pages),
     honourDnt: flag(c.honour_dnt, true),
     consentRequired: flag(c.consent_required, false) || o.consentRequired === true,
     cookieless: flag(c.cookieless, false) || o.cookieless === true,

@@ -18,6 +18,9 @@ const LIVE_KEY = '_sl_live';
 const ACTIVITY_WRITE_EVERY_MS = 5000;
 // Batches a page could not send, kept for the next page load of the tab (batcher.js).
 export const QUEUE_KEY = '_sl_q';
+// The session the server would not keep (monthly quota) and why: not recorded on the
+// tab's next pages either, until a new session starts.
+export const OFF_KEY = '_sl_off';
 
 /** A random id of `length` chars of [A-Za-z0-9_-] (6 bits each). */
 export function randomId(length = 22) {
@@ -50,7 +53,7 @@ export function loadVisitorId() {
 export function forgetIds() {
   removeCookie(VISITOR_KEY);
   local.remove(VISITOR_KEY);
-  for (const key of [SESSION_KEY, SEQ_KEY, LAST_ACTIVITY_KEY, LIVE_KEY, QUEUE_KEY]) tabStorage.remove(key);
+  for (const key of [SESSION_KEY, SEQ_KEY, LAST_ACTIVITY_KEY, LIVE_KEY, QUEUE_KEY, OFF_KEY]) tabStorage.remove(key);
 }
 
 /** The tab's session: id, next sequence number and last activity, kept in sessionStorage. */

@@ -13,10 +13,11 @@ import { watchErrors, watchTiming } from './errors.js';
 import { watchForms } from './forms.js';
 import { watchInteractions } from './interactions.js';
 import { setGuardRules } from './guard.js';
-import { forgetIds } from './ids.js';
-import { pageExcluded, watchNavigation } from './page.js';
+import { OFF_KEY, forgetIds } from './ids.js';
+import { pageExcluded, pageRecorded, watchNavigation } from './page.js';
 import { Recorder } from './recorder.js';
-import { useStorage } from './storage.js';
+import { sampledIn } from './sampling.js';
+import { session as tabStorage, useStorage } from './storage.js';
 
 
 // Only valid while this script runs for the first time.
@@ -39,6 +40,7 @@ const ctl = {
   recorder: null,
   early: [], // custom events called before the recorder exists
   waiting: [], // the recorder's own events from before the rules were known, with their page
+  off: null, // {sid, reason}: the session the server refused (monthly quota)
 };
 
 function scriptElement() {
@@ -71,8 +73,25 @@ function blocker() {
   });
 }
 
+/** Whether a page is not recorded: excluded (privacy rules) or not one of the pages to record. */
+function skipped(rules, pathname, search) {
+  return pageExcluded(rules.excludePages, pathname, search) || !pageRecorded(rules.recordPages, pathname, search);
+}
+
 function excluded() {
-  return pageExcluded(ctl.rules.excludePages, location.pathname, location.search);
+  return skipped(ctl.rules, location.pathname, location.search);
+}
+
+/** '' when a session may be recorded, else why not (recording rules, the server's quota). */
+function keepSession(sid) {
+  const off = ctl.off || safe(() => JSON.parse(tabStorage.get(OFF_KEY) || 'null'));
+  if (off && off.sid === sid) return off.reason;
+  return sampledIn(sid, ctl.rules.sampleRate) ? '' : 'sampled-out';
+}
+
+function sessionOff(sid, reason) {
+  ctl.off = { sid, reason };
+  tabStorage.set(OFF_KEY, JSON.stringify(ctl.off));
 }
 
 /** Bring the recording in line with the rules, the visitor's choices and the page. */
@@ -123,7 +142,14 @@ function createRecorder() {
   const block = keep(['[data-sl-block]'].concat(rules.block));
   if (bad.length) safe(() => console.warn('sessionlens: invalid selectors skipped: ' + bad.join(' | ')));
   setGuardRules({ unmask, mask, maskAll: rules.maskAllText, denylist: rules.denylist });
-  const recorder = new Recorder({ url: ctl.batchUrl, blockSelector: block, maskTitle: rules.maskAllText, onHalt: halt });
+  const recorder = new Recorder({
+    url: ctl.batchUrl,
+    blockSelector: block,
+    maskTitle: rules.maskAllText,
+    onHalt: halt,
+    keepSession,
+    onSessionOff: sessionOff,
+  });
   recorder.early = ctl.early;
   ctl.early = [];
   ctl.recorder = recorder;
@@ -170,7 +196,7 @@ function addOwn(tag, payload, at) {
     if (ctl.waiting.length < MAX_EARLY_CALLS) ctl.waiting.push([tag, payload, where]);
     return;
   }
-  if (!pageExcluded(ctl.rules.excludePages, where.pathname, where.search)) addCustom(tag, payload);
+  if (!skipped(ctl.rules, where.pathname, where.search)) addCustom(tag, payload);
 }
 
 function flushWaiting() {
@@ -218,6 +244,7 @@ function status() {
   const reason = blocker();
   if (reason) return reason;
   if (excluded()) return 'excluded';
+  if (ctl.recorder && ctl.recorder.off) return ctl.recorder.off;
   return ctl.recorder && ctl.recorder.running ? 'recording' : 'starting';
 }
 

@@ -71,6 +71,15 @@ function patternRegExp(pattern) {
 }
 
 /**
+ * Whether a page is one to record (recording rules): every page when there are no
+ * patterns, else those matching one (the same matching as pageExcluded).
+ */
+export function pageRecorded(patterns, pathname, search) {
+  const usable = (patterns || []).filter((p) => typeof p === 'string' && p.charAt(0) === '/');
+  return !usable.length || pageExcluded(usable, pathname, search);
+}
+
+/**
  * Whether a page is excluded: a pattern starts with "/", "*" matches anything
  * (slashes too), and the whole path must match; a pattern holding "?" is
  * matched against path + query.

@@ -1,12 +1,15 @@
 // One page's recording: rrweb, the guard, the session and the batcher, with
 // begin (ids created), pause/resume (excluded pages in an SPA), end (consent
-// withdrawn, opt-out: unsent events dropped, identifiers removed).
+// withdrawn, opt-out: unsent events dropped, identifiers removed). A session the
+// recording rules leave out (sampled out, or refused by the server's monthly quota)
+// is not recorded on any page until a new session starts.
 
 import { record } from '@rrweb/record';
 import { Batcher } from './batcher.js';
 import { guardEvent, maskInputFn, maskTextFn, scrubReplacer, strip, textMaskSelector } from './guard.js';
 import { IDLE_TIMEOUT_MS, Session, forgetIds, loadVisitorId, randomId } from './ids.js';
 import { pageMeta } from './page.js';
+import { trimEvent, trimmedEvent } from './trim.js';
 
 const FULL_SNAPSHOT = 2;
 const INCREMENTAL = 3;
@@ -35,7 +38,11 @@ function isActivity(event) {
 }
 
 export class Recorder {
-  /** @param {{url: string, blockSelector: string | null, maskTitle: boolean, onHalt: () => void}} options */
+  /**
+   * @param {{url: string, blockSelector: string | null, maskTitle: boolean, onHalt: () => void,
+   *   keepSession: (id: string) => string}} options  keepSession: '' to record the session,
+   *   else why not ('sampled-out', 'over-quota')
+   */
   constructor(options) {
     this.options = options;
     this.session = null;
@@ -46,6 +53,7 @@ export class Recorder {
     this.awaitingSnapshot = false; // a new session waits for its own full snapshot
     this.href = '';
     this.early = []; // custom events called before recording runs
+    this.off = ''; // why the current session is not recorded ('' when it is)
   }
 
   get begun() {
@@ -64,6 +72,7 @@ export class Recorder {
       windowId: randomId(),
       meta: () => pageMeta(this.href, strip, this.options.maskTitle),
       onHalt: this.options.onHalt,
+      onSessionOff: (sid, reason) => this.sessionOff(sid, reason),
     });
     this.resume();
   }
@@ -71,6 +80,8 @@ export class Recorder {
   /** Start rrweb again (leaving an excluded page): a new Meta + FullSnapshot. */
   resume() {
     if (!this.begun || this.live) return;
+    this.off = this.options.keepSession ? this.options.keepSession(this.session.id) : '';
+    if (this.off) return;
     this.href = location.href;
     this.live = true;
     this.stopRrweb =
@@ -107,6 +118,14 @@ export class Recorder {
     if (forget) forgetIds();
   }
 
+  /** The server will not keep this session: stop recording it (not the page's later sessions). */
+  sessionOff(sid, reason) {
+    if (this.options.onSessionOff) this.options.onSessionOff(sid, reason);
+    if (!this.session || this.session.id !== sid) return;
+    this.stopRecording();
+    this.off = reason;
+  }
+
   stopRecording() {
     const stop = this.stopRrweb;
     this.stopRrweb = null;
@@ -140,7 +159,10 @@ export class Recorder {
         this.session.touch(now);
       }
       if (!guardEvent(event, record.mirror)) return;
+      // Large inline assets (a 20 MB data: image) would make the batch too big to send.
+      const trimmed = trimEvent(event);
       this.batcher.add(JSON.stringify(event, scrubReplacer), event.type);
+      if (trimmed.assets) this.batcher.add(JSON.stringify(trimmedEvent(event.timestamp, trimmed)), CUSTOM);
       if (event.type === FULL_SNAPSHOT && !this.running) {
         this.running = true;
         setTimeout(() => this.replayEarlyCalls(), 0);
@@ -155,6 +177,12 @@ export class Recorder {
   startNewSession(now) {
     this.batcher.formAll();
     this.session.renew(now);
+    const off = this.options.keepSession ? this.options.keepSession(this.session.id) : '';
+    if (off) {
+      this.stopRecording();
+      this.off = off;
+      return;
+    }
     this.awaitingSnapshot = true;
     setTimeout(() => {
       try {

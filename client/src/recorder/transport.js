@@ -60,7 +60,19 @@ export async function post(url, text) {
     credentials: 'omit',
     mode: 'cors',
   });
-  return { status: response.status, retryAfterMs: parseRetryAfter(response.headers.get('Retry-After'), Date.now()) };
+  let answer = null;
+  if (response.status === 202 || response.status === 429) {
+    try {
+      answer = await response.json();
+    } catch (_) {
+      answer = null;
+    }
+  }
+  return {
+    status: response.status,
+    retryAfterMs: parseRetryAfter(response.headers.get('Retry-After'), Date.now()),
+    body: answer,
+  };
 }
 
 /**
@@ -103,14 +115,17 @@ export function parseRetryAfter(value, now) {
 }
 
 /**
- * What to do with a batch after an answer:
- * 'done' (stored), 'drop' (retrying cannot help), 'stop' (stop recording),
- * 'wait' (429: honour Retry-After), 'retry' (backoff).
+ * What to do with a batch after an answer (`body`: the parsed JSON of a 202 or 429):
+ * 'done' (stored, or dropped on purpose), 'drop' (retrying cannot help), 'stop' (stop
+ * recording), 'wait' (429: honour Retry-After), 'retry' (backoff), 'sampled' (202
+ * kept:false for a sampled-out session) and 'quota' (429 quota: the monthly session
+ * quota is reached) stop recording this session only, without retrying.
  */
-export function classify(status) {
-  if (status >= 200 && status < 300) return 'done';
+export function classify(status, body) {
+  const answer = body && typeof body === 'object' ? body : {};
+  if (status >= 200 && status < 300) return answer.kept === false && answer.reason === 'sampled' ? 'sampled' : 'done';
   if (status === 403 || status === 404) return 'stop';
-  if (status === 429) return 'wait';
+  if (status === 429) return answer.quota === true ? 'quota' : 'wait';
   if (status === 408 || status >= 500 || status === 0) return 'retry';
   return 'drop';
 }
