@@ -629,6 +629,7 @@ def restart_postgres_mid_run(
         async def restart(tally: Tally) -> None:
             while len(tally.acked) < tally.batches * 0.3:
                 await asyncio.sleep(0.05)
+            tally.phase = "stopping postgresql"  # answers in flight: either outcome
             await asyncio.to_thread(private_pg.crash)
             tally.phase = "postgresql down"
             await asyncio.sleep(DOWN_S)
