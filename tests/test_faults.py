@@ -493,9 +493,14 @@ def check_every_acknowledged_batch_is_replayable_once(
     for sid, seq in tally.acked:
         expected.setdefault(sid, []).append(seq)
     # Each acknowledged seq in exactly one block, nothing else (no duplicate, no loss).
-    assert stored_seqs(ctx, account.project.id) == {
-        sid: sorted(seqs) for sid, seqs in expected.items()
+    stored = stored_seqs(ctx, account.project.id)
+    wrong = {
+        sid: (stored.get(sid), sorted(seqs))
+        for sid, seqs in expected.items()
+        if stored.get(sid) != sorted(seqs)
     }
+    assert not wrong, f"{len(wrong)} sessions (stored, acknowledged): {list(wrong.items())[:5]}"
+    assert set(stored) == set(expected)
     with ctx.engine.connect() as conn:
         ids = dict(
             conn.execute(
