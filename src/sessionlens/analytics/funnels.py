@@ -12,18 +12,29 @@ the period's sessions; the ordering and the window are checked here, per session
 
 from __future__ import annotations
 
-import heapq
 import math
 import re
-from bisect import bisect_left, bisect_right
-from collections import Counter
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from statistics import median
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ColumnElement,
+    Connection,
+    MetaData,
+    Select,
+    String,
+    Table,
+    and_,
+    case,
+    func,
+    insert,
+    select,
+    text,
+)
 
 from sessionlens.analytics.period import Period
 from sessionlens.processing.events import split_url
@@ -36,7 +47,6 @@ MAX_WINDOW_MINUTES = 7 * 24 * 60
 DEFAULT_WINDOW_MINUTES = 60
 DROPPED_LIMIT = 20  # sessions listed per step
 BREAKDOWNS = ("device", "source")
-_CHUNK = 500
 
 
 class FunnelError(ValueError):
@@ -159,35 +169,73 @@ def _key_ids(conn: Connection, project_id: int, step: Step, clicks: dict[int, st
     return list(conn.execute(base.where(step_key.c.key == step.value)).scalars())
 
 
-# --- reading and matching --------------------------------------------------------------
+# --- matching, in SQL -------------------------------------------------------------------
+#
+# A temporary table per step holds the sessions that reached it, with the time of each step
+# so far: step 1's sessions with their first time in it, then for each next step the
+# earliest time at or after the step before and within the window from step 1 (one index
+# seek of `session_step` per session still in the funnel). Only figures leave the database:
+# counts, the times between steps of the sessions that made them, and the newest few
+# sessions that stopped at each step.
 
 
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def _rows(
-    conn: Connection, ids: list[int], period: Period, columns: list[Any], sessions: Any = None
-) -> Iterator[list[Any]]:
-    """The step rows of the keys over the period's sessions (one index range per key), in
-    lists of rows."""
-    for at in range(0, len(ids), _CHUNK):
-        query = select(*columns).where(
-            session_step.c.key_id.in_(ids[at : at + _CHUNK]),
-            session_step.c.session_ts >= _ms(period.start),
-            session_step.c.session_ts < _ms(period.end),
-        )
-        if sessions is not None:
-            query = query.where(session_step.c.session_id.in_(sessions))
-            yield list(conn.execute(query).all())
-        else:
-            yield _plain_rows(conn, query)
+def _reached_table(k: int) -> Table:
+    """The temporary table of the sessions that reached step k (from 1)."""
+    return Table(
+        f"funnel_reached_{k}",
+        MetaData(),
+        Column("ts", BigInteger, primary_key=True),
+        Column("id", String(32), primary_key=True),
+        Column("device", String(20), nullable=False),
+        Column("source", String(20), nullable=False),
+        *(Column(f"t{j}", BigInteger, nullable=False) for j in range(1, k + 1)),
+        prefixes=["TEMPORARY"],
+        sqlite_with_rowid=False,  # kept in (ts, id) order: the next step reads it so
+    )
+
+
+def _first_step(ids: list[int], period: Period, sessions: Any) -> Select[Any]:
+    """Step 1's sessions in the period, each with its first time there."""
+    c = session_step.c
+    key = c.key_id == ids[0] if len(ids) == 1 else c.key_id.in_(ids)  # one key: no sort
+    query = select(
+        c.session_ts, c.session_id, func.min(c.device), func.min(c.source), func.min(c.ms)
+    ).where(key, c.session_ts >= _ms(period.start), c.session_ts < _ms(period.end))
+    if sessions is not None:
+        query = query.where(c.session_id.in_(sessions))
+    return query.group_by(c.session_ts, c.session_id)
+
+
+def _next_step(before: Table, k: int, ids: list[int], strict: bool, window_ms: int) -> Select[Any]:
+    """The sessions of `before` (step k-1) that did step k after it within the window,
+    with its earliest such time."""
+    x = session_step.alias("x")
+    p = before.c
+    previous = p[f"t{k - 1}"]
+    key = x.c.key_id == ids[0] if len(ids) == 1 else x.c.key_id.in_(ids)
+    on = and_(
+        key,
+        x.c.session_ts == p.ts,
+        x.c.session_id == p.id,
+        x.c.ms > previous if strict else x.c.ms >= previous,
+        x.c.ms <= p.t1 + window_ms,
+    )
+    times = [p[f"t{j}"] for j in range(1, k)]
+    return (
+        select(p.ts, p.id, p.device, p.source, *times, func.min(x.c.ms))
+        .join_from(before, x, on)
+        .group_by(p.ts, p.id, p.device, p.source, *times)
+    )
 
 
 def _plain_rows(conn: Connection, query: Any) -> list[Any]:
-    """The rows as the driver gives them: at a million rows, wrapping each in a Row costs
-    more than reading it. Only for queries whose parameters are plain numbers, which need
-    none of SQLAlchemy's conversions."""
+    """The rows as the driver gives them: at a few hundred thousand rows, wrapping each in
+    a Row costs more than reading it. Only for queries whose parameters are plain numbers,
+    which need none of SQLAlchemy's conversions."""
     compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     params = compiled.params
     args = tuple(params[n] for n in compiled.positiontup or ()) if compiled.positional else params
@@ -197,69 +245,6 @@ def _plain_rows(conn: Connection, query: Any) -> list[Any]:
         return list(cursor.fetchall())
     finally:
         cursor.close()
-
-
-def _first_step(conn: Connection, ids: list[int], period: Period, sessions: Any) -> dict[str, Any]:
-    """session id -> (session id, times (text), session_ts, device, source) of the sessions
-    at step 1, in the order of their start when the step is one key.
-    Times stay text here: most sessions go no further, and theirs are never parsed."""
-    c = session_step.c
-    columns = [c.session_id, c.times, c.session_ts, c.device, c.source]
-    chunks = list(_rows(conn, ids, period, columns, sessions))
-    if len(ids) == 1:  # a session has one row per key: nothing to merge
-        return {row[0]: row for row in chunks[0]}
-    found: dict[str, Any] = {}
-    for rows in chunks:
-        for row in rows:
-            entry = found.get(row[0])
-            if entry is None:
-                found[row[0]] = list(row)
-            else:
-                entry[1] += "," + row[1]
-    return found
-
-
-def _later_step(conn: Connection, ids: list[int], period: Period) -> dict[str, str]:
-    """session id -> times (text) of the sessions that did the step."""
-    columns = [session_step.c.session_id, session_step.c.times]
-    chunks = list(_rows(conn, ids, period, columns))
-    if len(ids) == 1:
-        return dict(chunks[0])
-    found: dict[str, str] = {}
-    for rows in chunks:
-        for sid, times in rows:
-            before = found.get(sid)
-            found[sid] = times if before is None else before + "," + times
-    return found
-
-
-def _times(text: str) -> list[int]:
-    if "," not in text:
-        return [int(text)]
-    return sorted(map(int, text.split(",")))
-
-
-def _furthest(
-    steps: Sequence[list[int] | None], strict: Sequence[bool], window_ms: int
-) -> list[int]:
-    """The times of the furthest ordered run of the steps (earliest start among equals)."""
-    best: list[int] = []
-    first = steps[0]
-    assert first is not None
-    for start in first:
-        run = [start]
-        for times, later in zip(steps[1:], strict[1:], strict=True):
-            if times is None:
-                break
-            at = (bisect_right if later else bisect_left)(times, run[-1])
-            if at == len(times) or times[at] - start > window_ms:
-                break
-            run.append(times[at])
-        if len(run) > len(best):
-            best = run
-            if len(best) == len(steps):
-                break
-    return best
 
 
 def _p90(values: list[int]) -> int | None:
@@ -302,117 +287,110 @@ def compute(
             session.c.started_at < period.end,
             *conditions,
         )
-    entered = _first_step(conn, ids[0], period, matching)
-    later = [_later_step(conn, key_ids, period) for key_ids in ids[1:]]
-    strict = [False] + [steps[k] == steps[k - 1] for k in range(1, len(steps))]
-    figures = _Tally(len(steps), dropped_limit).count(entered, later, strict, window_minutes)
+    tables = [_reached_table(k) for k in range(1, len(steps) + 1)]
+    for table in tables:  # left over if a connection was used on after a failure
+        conn.execute(text(f"DROP TABLE IF EXISTS {table.name}"))
+    for table in tables:
+        table.create(conn)
+    columns = ["ts", "id", "device", "source"]
+    conn.execute(
+        insert(tables[0]).from_select([*columns, "t1"], _first_step(ids[0], period, matching))
+    )
+    for k in range(2, len(steps) + 1):
+        if not ids[k - 1]:
+            break  # nobody did the step: its table stays empty
+        strict = steps[k - 1] == steps[k - 2]  # the same step again needs a later time
+        query = _next_step(tables[k - 2], k, ids[k - 1], strict, window_minutes * 60_000)
+        times = [f"t{j}" for j in range(1, k + 1)]
+        conn.execute(insert(tables[k - 1]).from_select([*columns, *times], query))
+    figures = _figures(conn, tables, dropped_limit)
+    for table in tables:
+        table.drop(conn)
     for step, out in zip(steps, figures["steps"], strict=True):
         out.update(step.as_dict())
     return figures
 
 
-class _Tally:
-    """Each session's furthest step, added up: per step, per device and source, the times
-    between steps, and the newest sessions that stopped at each step."""
+def _counts(conn: Connection, tables: list[Table]) -> tuple[list[int], dict[str, Any]]:
+    """Sessions per step, and per step for each device and each source seen at step 1."""
+    first = tables[0].c
+    values = {
+        name: sorted(conn.execute(select(first[name]).distinct()).scalars()) for name in BREAKDOWNS
+    }
+    reached: list[int] = []
+    by: dict[str, dict[str, list[int]]] = {
+        name: {v: [] for v in values[name]} for name in BREAKDOWNS
+    }
+    for table in tables:
+        c = table.c
+        # one pass per step with a count per value: no sort of step 1's many sessions
+        parts = [func.count()] + [
+            func.count(case((c[name] == value, 1))) for name in BREAKDOWNS for value in values[name]
+        ]
+        row = list(conn.execute(select(*parts).select_from(table)).one())
+        reached.append(int(row[0]))
+        at = 1
+        for name in BREAKDOWNS:
+            for value in values[name]:
+                by[name][value].append(int(row[at]))
+                at += 1
+    breakdown: dict[str, list[dict[str, Any]]] = {}
+    for name in BREAKDOWNS:
+        groups = sorted(by[name].items(), key=lambda g: (-g[1][0], g[0] or "unknown"))
+        breakdown[name] = [
+            {
+                "name": value or "unknown",
+                "entered": counts[0],
+                "converted": counts[-1],
+                "conversion": _rate(counts[-1], counts[0]),
+                "steps": counts,
+            }
+            for value, counts in groups
+        ]
+    return reached, breakdown
 
-    def __init__(self, count: int, dropped_limit: int) -> None:
-        self.count_of_steps = count
-        self.limit = dropped_limit
-        self.depths: Counter[tuple[str, str, int]] = Counter()
-        self.gaps: list[list[int]] = [[] for _ in range(count)]
-        # per step: a min-heap of (session_ts, session id, last time: int, or text to parse)
-        self.dropped: list[list[tuple[int, str, int | str]]] = [[] for _ in range(count)]
 
-    def _drop(self, depth: int, session_ts: int, sid: str, last: int | str) -> None:
-        heap = self.dropped[depth - 1]
-        if len(heap) < self.limit:
-            heapq.heappush(heap, (session_ts, sid, last))
-        elif self.limit and session_ts > heap[0][0]:
-            heapq.heapreplace(heap, (session_ts, sid, last))
-
-    def count(
-        self,
-        entered: dict[str, Any],
-        later: list[dict[str, str]],
-        strict: list[bool],
-        window_minutes: int,
-    ) -> dict[str, Any]:
-        window_ms = window_minutes * 60_000
-        second = later[0]
-        depths = self.depths
-        stopped, limit = self.dropped[0], self.limit
-        # Newest first, so the list of sessions that stopped at step 1 fills at once.
-        for sid, text, session_ts, device, source in reversed(entered.values()):
-            if sid not in second:  # most sessions: nothing to order
-                depths[(device, source, 1)] += 1
-                if len(stopped) < limit or (limit and session_ts > stopped[0][0]):
-                    self._drop(1, session_ts, sid, text)
-                continue
-            found: list[list[int] | None] = [_times(text)]
-            for step in later:
-                times = step.get(sid)
-                found.append(_times(times) if times is not None else None)
-            run = _furthest(found, strict, window_ms)
-            depth = len(run)
-            depths[(device, source, depth)] += 1
-            for k in range(1, depth):
-                self.gaps[k].append(run[k] - run[k - 1])
-            if depth < self.count_of_steps:
-                self._drop(depth, session_ts, sid, run[-1])
-        return self._figures()
-
-    def _reached(self, which: int | None = None, value: str = "") -> list[int]:
-        at = [0] * (self.count_of_steps + 1)
-        for (device, source, depth), n in self.depths.items():
-            if which is None or (device, source)[which] == value:
-                at[depth] += n
-        # sessions that reached step k: those whose furthest step is k or later
-        return [sum(at[k + 1 :]) for k in range(self.count_of_steps)]
-
-    def _figures(self) -> dict[str, Any]:
-        reached = self._reached()
-        first = reached[0]
-        breakdown: dict[str, list[dict[str, Any]]] = {}
-        for which, name in enumerate(BREAKDOWNS):
-            values = sorted({(device, source)[which] for device, source, _ in self.depths})
-            groups = [(value or "unknown", self._reached(which, value)) for value in values]
-            groups.sort(key=lambda g: (-g[1][0], g[0]))
-            breakdown[name] = [
-                {
-                    "name": value,
-                    "entered": counts[0],
-                    "converted": counts[-1],
-                    "conversion": _rate(counts[-1], counts[0]),
-                    "steps": counts,
-                }
-                for value, counts in groups
-            ]
-        return {
-            "entered": first,
-            "converted": reached[-1],
-            "conversion": _rate(reached[-1], first),
-            "steps": [self._step(k, reached) for k in range(self.count_of_steps)],
-            "breakdown": breakdown,
-        }
-
-    def _step(self, k: int, reached: list[int]) -> dict[str, Any]:
-        after = reached[k + 1] if k + 1 < len(reached) else reached[k]
-        lost = reached[k] - after
-        gaps = self.gaps[k]
-        return {
-            "step": k + 1,
-            "sessions": reached[k],
-            "conversion": _rate(reached[k], reached[k - 1]) if k else 1.0,
-            "overall": _rate(reached[k], reached[0]),
-            "dropped": lost,
-            "drop_off": _rate(lost, reached[k]),
-            "median_ms": round(median(gaps)) if gaps else None,
-            "p90_ms": _p90(gaps),
-            "dropped_sessions": [
-                _dropped(ts, sid, last if isinstance(last, int) else _times(last)[0])
-                for ts, sid, last in sorted(self.dropped[k], reverse=True)
-            ],
-        }
+def _figures(conn: Connection, tables: list[Table], dropped_limit: int) -> dict[str, Any]:
+    reached, breakdown = _counts(conn, tables)
+    out = []
+    for k, table in enumerate(tables):
+        c = table.c
+        gaps: list[int] = []
+        if k:
+            gaps = [row[0] for row in _plain_rows(conn, select(c[f"t{k + 1}"] - c[f"t{k}"]))]
+        dropped: list[Any] = []
+        if k + 1 < len(tables) and dropped_limit:
+            after = tables[k + 1].c
+            went_on = select(after.ts).where(after.ts == c.ts, after.id == c.id).exists()
+            dropped = list(
+                conn.execute(
+                    select(c.ts, c.id, c[f"t{k + 1}"])
+                    .where(~went_on)
+                    .order_by(c.ts.desc(), c.id.desc())
+                    .limit(dropped_limit)
+                )
+            )
+        lost = reached[k] - (reached[k + 1] if k + 1 < len(reached) else reached[k])
+        out.append(
+            {
+                "step": k + 1,
+                "sessions": reached[k],
+                "conversion": _rate(reached[k], reached[k - 1]) if k else 1.0,
+                "overall": _rate(reached[k], reached[0]),
+                "dropped": lost,
+                "drop_off": _rate(lost, reached[k]),
+                "median_ms": round(median(gaps)) if gaps else None,
+                "p90_ms": _p90(gaps),
+                "dropped_sessions": [_dropped(int(ts), sid, int(at)) for ts, sid, at in dropped],
+            }
+        )
+    return {
+        "entered": reached[0],
+        "converted": reached[-1],
+        "conversion": _rate(reached[-1], reached[0]),
+        "steps": out,
+        "breakdown": breakdown,
+    }
 
 
 def _dropped(session_ts: int, sid: str, offset_ms: int) -> dict[str, Any]:

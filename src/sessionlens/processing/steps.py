@@ -1,9 +1,9 @@
 """What a session did, as funnel step keys: the aggregate that funnels read.
 
-One `session_step` row per session and distinct key (a page path, a path's first section
-such as /products/*, a custom event name or a clicked selector) with every time the session
-did it, so a funnel step is one index range
-read of `session_step` instead of a scan of pageviews, events and clicks. The processor
+One `session_step` row per session, key (a page path, a path's first section such as
+/products/*, a custom event name or a clicked selector) and time the session did it, so a
+funnel step is one index range read of `session_step` instead of a scan of pageviews,
+events and clicks, and SQL can compare the steps' times. The processor
 rebuilds a session's rows after each of its transactions (idempotent: the same rows come
 out however often it runs); `rebuild` fills them for data written before (the migration
 that made the tables does the same once).
@@ -104,18 +104,19 @@ def apply(conn: Connection, project_id: int, session_id: str) -> None:
             "key_id": ids[pair],
             "session_ts": row.first_ts,
             "session_id": session_id,
-            "times": ",".join(str(ts - row.first_ts) for ts in sorted(set(times))),
+            "ms": ts - row.first_ts,
             "device": row.device,
             "source": row.source,
         }
         for pair, times in found.items()
+        for ts in sorted(set(times))
     ]
     if rows:
         conn.execute(insert(session_step), rows)
 
 
 # The same rows for every session of a project at once, in SQL (the migration keeps its own
-# copy). Times come out in no set order; readers sort them.
+# copy). A session that did a key twice in the same millisecond has one row for it.
 _KEYS_SQL = """
 INSERT INTO step_key (project_id, kind, key)
 SELECT DISTINCT x.project_id, '{kind}', {key} FROM {table} x
@@ -123,14 +124,12 @@ WHERE {where} AND {key} IS NOT NULL
 ON CONFLICT DO NOTHING
 """
 _STEPS_SQL = """
-INSERT INTO session_step (key_id, session_ts, session_id, times, device, source)
-SELECT k.id, s.first_ts, x.session_id, {concat}(CAST(x.ts - s.first_ts AS TEXT), ','),
-       s.device, s.source
+INSERT INTO session_step (key_id, session_ts, session_id, ms, device, source)
+SELECT DISTINCT k.id, s.first_ts, x.session_id, x.ts - s.first_ts, s.device, s.source
 FROM {table} x
 JOIN session s ON s.id = x.session_id
 JOIN step_key k ON k.project_id = x.project_id AND k.kind = '{kind}' AND k.key = {key}
 WHERE {where}
-GROUP BY k.id, s.first_ts, x.session_id, s.device, s.source
 """
 _CUT = f"substr(x.{{column}}, 1, {KEY_LENGTH})"
 # The section of a path ("/products/*" for /products/oak-lamp): NULL for a path without one.
@@ -149,7 +148,6 @@ def section(path: str) -> str | None:
 
 def rebuild_sql(dialect: str, project_id: int | None = None) -> list[str]:
     """The statements that rebuild every session's step rows (of one project, or all)."""
-    concat = "string_agg" if dialect == "postgresql" else "group_concat"
     find = "strpos" if dialect == "postgresql" else "instr"
     where = "true" if project_id is None else f"x.project_id = {int(project_id)}"
     sources = (
@@ -161,9 +159,7 @@ def rebuild_sql(dialect: str, project_id: int | None = None) -> list[str]:
     statements = []
     for kind, table, key in sources:
         statements.append(_KEYS_SQL.format(kind=kind, table=table, key=key, where=where))
-        statements.append(
-            _STEPS_SQL.format(kind=kind, table=table, key=key, where=where, concat=concat)
-        )
+        statements.append(_STEPS_SQL.format(kind=kind, table=table, key=key, where=where))
     return statements
 
 

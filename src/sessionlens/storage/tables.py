@@ -632,7 +632,7 @@ heatmap_view = Table(
     Column("attention", Text, nullable=False, default=""),  # ms per band, comma-separated
 )
 
-# Funnels (analytics/funnels.py). What a session did, once per distinct step key: a page path
+# Funnels (analytics/funnels.py). What a session did, once per step key and time: a page path
 # ("url"), a custom event name ("event") or a clicked element's selector ("click"). Kept by
 # the processor (processing/steps.py) so a funnel reads one index range per step instead of
 # the pageviews, events and clicks.
@@ -652,8 +652,9 @@ session_step = Table(
     Column("key_id", ForeignKey("step_key.id", ondelete="CASCADE"), primary_key=True),
     Column("session_ts", BigInteger, primary_key=True),  # the session's first_ts
     Column("session_id", ForeignKey("session.id", ondelete="CASCADE"), primary_key=True),
-    # every time the session did it: ms after session_ts, comma-separated, in no set order
-    Column("times", Text, nullable=False),
+    # a time the session did it, in ms after session_ts: a row per time, so SQL can order
+    # a session's steps (the earliest after a given time is one index seek)
+    Column("ms", BigInteger, primary_key=True),
     # copied from the session, so a funnel's breakdown needs no join
     Column("device", String(20), nullable=False, default=""),
     Column("source", String(20), nullable=False, default=""),

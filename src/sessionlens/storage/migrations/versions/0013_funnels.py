@@ -65,7 +65,7 @@ def upgrade() -> None:
         sa.Column("key_id", sa.Integer(), nullable=False),
         sa.Column("session_ts", sa.BigInteger(), nullable=False),
         sa.Column("session_id", sa.String(length=32), nullable=False),
-        sa.Column("times", sa.Text(), nullable=False),
+        sa.Column("ms", sa.BigInteger(), nullable=False),
         sa.Column("device", sa.String(length=20), nullable=False),
         sa.Column("source", sa.String(length=20), nullable=False),
         sa.ForeignKeyConstraint(
@@ -80,7 +80,9 @@ def upgrade() -> None:
             name=op.f("fk_session_step_session_id_session"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("key_id", "session_ts", "session_id", name=op.f("pk_session_step")),
+        sa.PrimaryKeyConstraint(
+            "key_id", "session_ts", "session_id", "ms", name=op.f("pk_session_step")
+        ),
         sqlite_with_rowid=False,
     )
     with op.batch_alter_table("session_step", schema=None) as batch_op:
@@ -96,13 +98,11 @@ INSERT INTO step_key (project_id, kind, key)
 SELECT DISTINCT x.project_id, '{kind}', {key} FROM {table} x WHERE {key} IS NOT NULL
 """
 _STEPS = """
-INSERT INTO session_step (key_id, session_ts, session_id, times, device, source)
-SELECT k.id, s.first_ts, x.session_id, {concat}(CAST(x.ts - s.first_ts AS TEXT), ','),
-       s.device, s.source
+INSERT INTO session_step (key_id, session_ts, session_id, ms, device, source)
+SELECT DISTINCT k.id, s.first_ts, x.session_id, x.ts - s.first_ts, s.device, s.source
 FROM {table} x
 JOIN session s ON s.id = x.session_id
 JOIN step_key k ON k.project_id = x.project_id AND k.kind = '{kind}' AND k.key = {key}
-GROUP BY k.id, s.first_ts, x.session_id, s.device, s.source
 """
 # A path's first section (/products/* for /products/oak-lamp), NULL for a path without one
 _SECTION = (
@@ -113,7 +113,6 @@ _SECTION = (
 
 def _backfill() -> None:
     postgresql = op.get_bind().dialect.name == "postgresql"
-    concat = "string_agg" if postgresql else "group_concat"
     section = _SECTION.format(find="strpos" if postgresql else "instr")
     for kind, table, key in (
         ("url", "pageview", "substr(x.path, 1, 500)"),
@@ -122,7 +121,7 @@ def _backfill() -> None:
         ("click", "page_click", "substr(x.selector, 1, 500)"),
     ):
         op.execute(_KEYS.format(kind=kind, table=table, key=key))
-        op.execute(_STEPS.format(kind=kind, table=table, key=key, concat=concat))
+        op.execute(_STEPS.format(kind=kind, table=table, key=key))
 
 
 def downgrade() -> None:
