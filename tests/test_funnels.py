@@ -398,6 +398,7 @@ def test_rebuild_gives_the_rows_the_processor_kept(
                     session_step.c.session_id,
                     session_step.c.session_ts,
                     session_step.c.ms,
+                    session_step.c.is_first,
                     session_step.c.device,
                     session_step.c.source,
                 ).join(step_key, step_key.c.id == session_step.c.key_id)
@@ -407,6 +408,9 @@ def test_rebuild_gives_the_rows_the_processor_kept(
     kept = rows()
     assert ("url", "/products/b") in {r[:2] for r in kept}
     assert ("click", "main#content > div.cart > button#checkout") in {r[:2] for r in kept}
+    # S5's home page at 0 and at 50 minutes: only the first is step 1's row
+    home = sorted(r[4:6] for r in kept if r[:2] == ("url", "/") and r[4] in (0, 50 * MINUTE))
+    assert (0, True) in home and (50 * MINUTE, False) in home
     with ctx.engine.begin() as conn:
         steps.rebuild(conn, alice.project.id)
     assert rows() == kept

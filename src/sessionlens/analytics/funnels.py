@@ -3,11 +3,13 @@
 A step is a page path (`url`, with `*` matching anything), a custom event name (`event`) or
 a click on an element (`click`). A session reaches step k when it did steps 1..k in order
 (each at or after the one before; a step the same as the one before it needs a later
-occurrence), all within the window after its step 1; it counts once, by its furthest run.
+occurrence), all within the window after its step 1. The funnel starts at the session's
+first occurrence of step 1; each later step takes its earliest occurrence after the one
+before.
 
 Each step is first resolved to the project's matching step keys (few: distinct paths,
-event names and selectors), then read as one index range of `session_step` per key over
-the period's sessions; the ordering and the window are checked here, per session.
+event names and selectors); the matching is then done in SQL over `session_step`, and only
+figures come back to Python.
 """
 
 from __future__ import annotations
@@ -201,13 +203,18 @@ def _reached_table(k: int) -> Table:
 def _first_step(ids: list[int], period: Period, sessions: Any) -> Select[Any]:
     """Step 1's sessions in the period, each with its first time there."""
     c = session_step.c
-    key = c.key_id == ids[0] if len(ids) == 1 else c.key_id.in_(ids)  # one key: no sort
-    query = select(
-        c.session_ts, c.session_id, func.min(c.device), func.min(c.source), func.min(c.ms)
-    ).where(key, c.session_ts >= _ms(period.start), c.session_ts < _ms(period.end))
+    where = [c.is_first, c.session_ts >= _ms(period.start), c.session_ts < _ms(period.end)]
     if sessions is not None:
-        query = query.where(c.session_id.in_(sessions))
-    return query.group_by(c.session_ts, c.session_id)
+        where.append(c.session_id.in_(sessions))
+    if len(ids) == 1:  # a session's first time for the key is one row: nothing to group
+        return select(c.session_ts, c.session_id, c.device, c.source, c.ms).where(
+            c.key_id == ids[0], *where
+        )
+    return (
+        select(c.session_ts, c.session_id, func.min(c.device), func.min(c.source), func.min(c.ms))
+        .where(c.key_id.in_(ids), *where)
+        .group_by(c.session_ts, c.session_id)
+    )
 
 
 def _next_step(before: Table, k: int, ids: list[int], strict: bool, window_ms: int) -> Select[Any]:
@@ -314,9 +321,8 @@ def compute(
 def _counts(conn: Connection, tables: list[Table]) -> tuple[list[int], dict[str, Any]]:
     """Sessions per step, and per step for each device and each source seen at step 1."""
     first = tables[0].c
-    values = {
-        name: sorted(conn.execute(select(first[name]).distinct()).scalars()) for name in BREAKDOWNS
-    }
+    pairs = conn.execute(select(first.device, first.source).distinct()).all()
+    values = {name: sorted({pair[at] for pair in pairs}) for at, name in enumerate(BREAKDOWNS)}
     reached: list[int] = []
     by: dict[str, dict[str, list[int]]] = {
         name: {v: [] for v in values[name]} for name in BREAKDOWNS

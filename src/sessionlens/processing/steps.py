@@ -105,11 +105,12 @@ def apply(conn: Connection, project_id: int, session_id: str) -> None:
             "session_ts": row.first_ts,
             "session_id": session_id,
             "ms": ts - row.first_ts,
+            "is_first": at == 0,
             "device": row.device,
             "source": row.source,
         }
         for pair, times in found.items()
-        for ts in sorted(set(times))
+        for at, ts in enumerate(sorted(set(times)))
     ]
     if rows:
         conn.execute(insert(session_step), rows)
@@ -124,12 +125,17 @@ WHERE {where} AND {key} IS NOT NULL
 ON CONFLICT DO NOTHING
 """
 _STEPS_SQL = """
-INSERT INTO session_step (key_id, session_ts, session_id, ms, device, source)
-SELECT DISTINCT k.id, s.first_ts, x.session_id, x.ts - s.first_ts, s.device, s.source
-FROM {table} x
-JOIN session s ON s.id = x.session_id
-JOIN step_key k ON k.project_id = x.project_id AND k.kind = '{kind}' AND k.key = {key}
-WHERE {where}
+INSERT INTO session_step (key_id, session_ts, session_id, ms, is_first, device, source)
+SELECT key_id, session_ts, session_id, ms,
+       ms = MIN(ms) OVER (PARTITION BY key_id, session_id), device, source
+FROM (
+    SELECT DISTINCT k.id AS key_id, s.first_ts AS session_ts, x.session_id,
+           x.ts - s.first_ts AS ms, s.device, s.source
+    FROM {table} x
+    JOIN session s ON s.id = x.session_id
+    JOIN step_key k ON k.project_id = x.project_id AND k.kind = '{kind}' AND k.key = {key}
+    WHERE {where}
+) y
 """
 _CUT = f"substr(x.{{column}}, 1, {KEY_LENGTH})"
 # The section of a path ("/products/*" for /products/oak-lamp): NULL for a path without one.

@@ -655,6 +655,8 @@ session_step = Table(
     # a time the session did it, in ms after session_ts: a row per time, so SQL can order
     # a session's steps (the earliest after a given time is one index seek)
     Column("ms", BigInteger, primary_key=True),
+    # the session's first time for the key: a funnel's step 1 reads these rows, ungrouped
+    Column("is_first", Boolean, nullable=False, default=False),
     # copied from the session, so a funnel's breakdown needs no join
     Column("device", String(20), nullable=False, default=""),
     Column("source", String(20), nullable=False, default=""),

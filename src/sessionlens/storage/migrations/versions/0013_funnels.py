@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("session_ts", sa.BigInteger(), nullable=False),
         sa.Column("session_id", sa.String(length=32), nullable=False),
         sa.Column("ms", sa.BigInteger(), nullable=False),
+        sa.Column("is_first", sa.Boolean(), nullable=False),
         sa.Column("device", sa.String(length=20), nullable=False),
         sa.Column("source", sa.String(length=20), nullable=False),
         sa.ForeignKeyConstraint(
@@ -98,11 +99,16 @@ INSERT INTO step_key (project_id, kind, key)
 SELECT DISTINCT x.project_id, '{kind}', {key} FROM {table} x WHERE {key} IS NOT NULL
 """
 _STEPS = """
-INSERT INTO session_step (key_id, session_ts, session_id, ms, device, source)
-SELECT DISTINCT k.id, s.first_ts, x.session_id, x.ts - s.first_ts, s.device, s.source
-FROM {table} x
-JOIN session s ON s.id = x.session_id
-JOIN step_key k ON k.project_id = x.project_id AND k.kind = '{kind}' AND k.key = {key}
+INSERT INTO session_step (key_id, session_ts, session_id, ms, is_first, device, source)
+SELECT key_id, session_ts, session_id, ms,
+       ms = MIN(ms) OVER (PARTITION BY key_id, session_id), device, source
+FROM (
+    SELECT DISTINCT k.id AS key_id, s.first_ts AS session_ts, x.session_id,
+           x.ts - s.first_ts AS ms, s.device, s.source
+    FROM {table} x
+    JOIN session s ON s.id = x.session_id
+    JOIN step_key k ON k.project_id = x.project_id AND k.kind = '{kind}' AND k.key = {key}
+) y
 """
 # A path's first section (/products/* for /products/oak-lamp), NULL for a path without one
 _SECTION = (
