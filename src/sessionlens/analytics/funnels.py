@@ -30,7 +30,7 @@ from sqlalchemy import (
     Select,
     String,
     Table,
-    and_,
+    bindparam,
     case,
     func,
     insert,
@@ -217,26 +217,37 @@ def _first_step(ids: list[int], period: Period, sessions: Any) -> Select[Any]:
     )
 
 
-def _next_step(before: Table, k: int, ids: list[int], strict: bool, window_ms: int) -> Select[Any]:
-    """The sessions of `before` (step k-1) that did step k after it within the window,
-    with its earliest such time."""
-    x = session_step.alias("x")
-    p = before.c
-    previous = p[f"t{k - 1}"]
-    key = x.c.key_id == ids[0] if len(ids) == 1 else x.c.key_id.in_(ids)
-    on = and_(
-        key,
-        x.c.session_ts == p.ts,
-        x.c.session_id == p.id,
-        x.c.ms > previous if strict else x.c.ms >= previous,
-        x.c.ms <= p.t1 + window_ms,
+# The sessions of the step before that did step k after it within the window, with its
+# earliest such time. CROSS JOIN makes SQLite read the step before's table (smaller, in
+# session order) first, and `|| ''` keeps each seek on session_step's primary key (key,
+# session start) rather than its session_id index, whose pages are in no useful order:
+# 1.5 s instead of 3 to 6 s for 428,000 sessions. PostgreSQL plans it as it likes.
+_NEXT_STEP = """
+INSERT INTO {into} ({columns}, t{k})
+SELECT {p_columns}, MIN(x.ms)
+FROM {before} p CROSS JOIN session_step x
+WHERE x.key_id IN :ids AND x.session_ts = p.ts AND x.session_id || '' = p.id
+  AND x.ms {later} p.t{previous} AND x.ms <= p.t1 + :window
+GROUP BY {p_columns}
+"""
+
+
+def _next_step(
+    conn: Connection, before: Table, into: Table, ids: list[int], strict: bool, window_ms: int
+) -> None:
+    k = len(into.c) - 4
+    columns = ["ts", "id", "device", "source", *(f"t{j}" for j in range(1, k))]
+    statement = _NEXT_STEP.format(
+        into=into.name,
+        before=before.name,
+        columns=", ".join(columns),
+        p_columns=", ".join(f"p.{name}" for name in columns),
+        k=k,
+        later=">" if strict else ">=",
+        previous=k - 1,
     )
-    times = [p[f"t{j}"] for j in range(1, k)]
-    return (
-        select(p.ts, p.id, p.device, p.source, *times, func.min(x.c.ms))
-        .join_from(before, x, on)
-        .group_by(p.ts, p.id, p.device, p.source, *times)
-    )
+    query = text(statement).bindparams(bindparam("ids", expanding=True))
+    conn.execute(query, {"ids": ids, "window": window_ms})
 
 
 def _plain_rows(conn: Connection, query: Any) -> list[Any]:
@@ -307,9 +318,7 @@ def compute(
         if not ids[k - 1]:
             break  # nobody did the step: its table stays empty
         strict = steps[k - 1] == steps[k - 2]  # the same step again needs a later time
-        query = _next_step(tables[k - 2], k, ids[k - 1], strict, window_minutes * 60_000)
-        times = [f"t{j}" for j in range(1, k + 1)]
-        conn.execute(insert(tables[k - 1]).from_select([*columns, *times], query))
+        _next_step(conn, tables[k - 2], tables[k - 1], ids[k - 1], strict, window_minutes * 60_000)
     figures = _figures(conn, tables, dropped_limit)
     for table in tables:
         table.drop(conn)
