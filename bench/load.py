@@ -72,7 +72,8 @@ class Tally:
 class Project:
     project_id: int
     ingest_key: str
-    token: str
+    token: str  # API token (Authorization: Bearer)
+    login: str  # console login cookie (sl_login), for the player's routes
 
 
 def templates(sessions: int, seed: int) -> list[Template]:
@@ -118,10 +119,11 @@ def prepare_database(url: str) -> Project:
                 conn, "bench@example.com", "Bench", "bench password 123"
             )
             project = projects.create_project(conn, org_id, "Shop", [ORIGIN])
-            token = tokens.create_api_token(conn, user.id, "bench", scope="read")
+            token = tokens.create_api_token(conn, user.id, "bench", org_id, scope="read")
+            login, _csrf = tokens.start_login(conn, user.id)
     finally:
         engine.dispose()
-    return Project(project.id, project.ingest_key, token)
+    return Project(project.id, project.ingest_key, token, login)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -285,6 +287,7 @@ def run(options: argparse.Namespace) -> dict[str, object]:
             server.start()
             assert server.process is not None
             cpu_before = cpu_seconds(server.process.pid)
+            client_before = time.process_time()
             tally, elapsed = asyncio.run(
                 drive(
                     server.base_url,
@@ -296,6 +299,7 @@ def run(options: argparse.Namespace) -> dict[str, object]:
                 )
             )
             server_cpu = cpu_seconds(server.process.pid) - cpu_before
+            client_cpu = time.process_time() - client_before
         finally:
             server.stop()
             if options.queue == "nats":
@@ -318,6 +322,7 @@ def run(options: argparse.Namespace) -> dict[str, object]:
         "mb_per_s_gzip": tally.gzip_bytes / 1e6 / elapsed,
         "server_cpu_s": server_cpu,
         "server_cores_busy": server_cpu / elapsed,
+        "clients_cpu_s": client_cpu,
         "events_per_s_per_core": per_core,
         "mb_json_per_s_per_core": tally.raw_bytes / 1e6 / server_cpu if server_cpu else 0.0,
         "baseline_events_per_s": baseline,
