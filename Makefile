@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 SMALL_SEED := /tmp/sessionlens-seed-20k.db
 NATS_UP := $(PYTHON) -c "import socket; socket.create_connection(('127.0.0.1', 4222), 2)" 2>/dev/null
 
-.PHONY: run test check fmt build install chromium services bench bench-size clean
+.PHONY: run test check fmt build install chromium services bench bench-size bench-load clean
 
 run: install build
 	$(BIN)/sessionlens serve
@@ -73,6 +73,15 @@ bench: install build
 bench-size: install
 	$(BIN)/python bench/seed.py --replace
 	$(BIN)/python bench/reports.py
+
+# Codecs, 500 recorders against a real server (embedded log, then NATS on 127.0.0.1:4222),
+# capture-to-playable and first frame: about 6 minutes (docs/benchmarks.md).
+bench-load: install
+	$(BIN)/python bench/compression.py
+	$(BIN)/python bench/load.py
+	@if $(NATS_UP); then $(BIN)/python bench/load.py --queue nats; \
+	else echo "bench-load: no NATS on 127.0.0.1:4222, NATS mode skipped"; fi
+	$(BIN)/python bench/playable.py
 
 clean:
 	rm -rf $(STAMPS) $(BUILD) client/node_modules
