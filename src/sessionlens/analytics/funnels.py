@@ -218,28 +218,56 @@ def _first_step(ids: list[int], period: Period, sessions: Any) -> Select[Any]:
 
 
 # The sessions of the step before that did step k after it within the window, with its
-# earliest such time. CROSS JOIN makes SQLite read the step before's table (smaller, in
-# session order) first, and `|| ''` keeps each seek on session_step's primary key (key,
-# session start) rather than its session_id index, whose pages are in no useful order:
-# 1.5 s instead of 3 to 6 s for 428,000 sessions. PostgreSQL plans it as it likes.
+# earliest such time. The smaller side is read first: the step before's table (in session
+# order) with a seek of session_step per session, or the step's rows over the period with
+# a seek of the step before's table per row. CROSS JOIN makes SQLite keep that order, and
+# `|| ''` keeps the seeks of session_step on its primary key (key, session start) rather
+# than its session_id index, whose pages are in no useful order (3 to 6 s instead of 1.5 s
+# for 428,000 sessions). PostgreSQL plans it as it likes.
 _NEXT_STEP = """
 INSERT INTO {into} ({columns}, t{k})
 SELECT {p_columns}, MIN(x.ms)
-FROM {before} p CROSS JOIN session_step x
-WHERE x.key_id IN :ids AND x.session_ts = p.ts AND x.session_id || '' = p.id
+FROM {tables}
+WHERE x.key_id IN :ids {period}
+  AND x.session_ts = p.ts AND x.session_id || '' = p.id
   AND x.ms {later} p.t{previous} AND x.ms <= p.t1 + :window
 GROUP BY {p_columns}
+"""
+# Whether the step has fewer rows over the period than :n (counted no further than that)
+_FEWER = """
+SELECT count(*) FROM (
+    SELECT 1 FROM session_step
+    WHERE key_id IN :ids AND session_ts >= :start AND session_ts < :end LIMIT :n
+) c
 """
 
 
 def _next_step(
-    conn: Connection, before: Table, into: Table, ids: list[int], strict: bool, window_ms: int
-) -> None:
+    conn: Connection,
+    before: tuple[Table, int],
+    into: Table,
+    ids: list[int],
+    strict: bool,
+    period: Period,
+    window_ms: int,
+) -> int:
+    """Fill the table of step k from the step before's; the sessions that reached it."""
+    table, sessions = before
     k = len(into.c) - 4
     columns = ["ts", "id", "device", "source", *(f"t{j}" for j in range(1, k))]
+    span = {"ids": ids, "start": _ms(period.start), "end": _ms(period.end)}
+    rows = conn.execute(
+        text(_FEWER).bindparams(bindparam("ids", expanding=True)), {**span, "n": sessions}
+    ).scalar_one()
+    if rows < sessions:  # the period's range only here: as a seek it would be a scan
+        tables = f"session_step x CROSS JOIN {table.name} p"
+        bounds = "AND x.session_ts >= :start AND x.session_ts < :end"
+    else:
+        tables, bounds = f"{table.name} p CROSS JOIN session_step x", ""
     statement = _NEXT_STEP.format(
         into=into.name,
-        before=before.name,
+        tables=tables,
+        period=bounds,
         columns=", ".join(columns),
         p_columns=", ".join(f"p.{name}" for name in columns),
         k=k,
@@ -247,7 +275,14 @@ def _next_step(
         previous=k - 1,
     )
     query = text(statement).bindparams(bindparam("ids", expanding=True))
-    conn.execute(query, {"ids": ids, "window": window_ms})
+    return _inserted(conn, conn.execute(query, {**span, "window": window_ms}), into)
+
+
+def _inserted(conn: Connection, result: Any, table: Table) -> int:
+    """The rows an INSERT ... SELECT put in the table (counted when the driver does not say)."""
+    if result.rowcount >= 0:
+        return int(result.rowcount)
+    return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 
 
 def _plain_rows(conn: Connection, query: Any) -> list[Any]:
@@ -311,14 +346,16 @@ def compute(
     for table in tables:
         table.create(conn)
     columns = ["ts", "id", "device", "source"]
-    conn.execute(
-        insert(tables[0]).from_select([*columns, "t1"], _first_step(ids[0], period, matching))
-    )
+    first = _first_step(ids[0], period, matching)
+    done = conn.execute(insert(tables[0]).from_select([*columns, "t1"], first))
+    reached = _inserted(conn, done, tables[0])
+    window_ms = window_minutes * 60_000
     for k in range(2, len(steps) + 1):
-        if not ids[k - 1]:
+        if not ids[k - 1] or not reached:
             break  # nobody did the step: its table stays empty
         strict = steps[k - 1] == steps[k - 2]  # the same step again needs a later time
-        _next_step(conn, tables[k - 2], tables[k - 1], ids[k - 1], strict, window_minutes * 60_000)
+        before = (tables[k - 2], reached)
+        reached = _next_step(conn, before, tables[k - 1], ids[k - 1], strict, period, window_ms)
     figures = _figures(conn, tables, dropped_limit)
     for table in tables:
         table.drop(conn)
