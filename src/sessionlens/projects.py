@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -135,22 +135,20 @@ def get_for_user(
     return None if row is None else _from_row(row)
 
 
-def save_privacy(conn: Connection, current: Project, rules: PrivacySettings) -> Project:
-    settings = dict(current.settings)
-    settings["privacy"] = {**rules.extra, **rules.to_json()}
+def _save_settings(conn: Connection, current: Project, settings: dict[str, Any]) -> Project:
+    """Store the project's whole settings object and return the project with it."""
     conn.execute(
         update(project)
         .where(project.c.id == current.id)
         .values(settings=json.dumps(settings, sort_keys=True))
     )
-    return Project(
-        current.id,
-        current.organisation_id,
-        current.name,
-        current.ingest_key,
-        current.website_origins,
-        settings,
-    )
+    return replace(current, settings=settings)
+
+
+def save_privacy(conn: Connection, current: Project, rules: PrivacySettings) -> Project:
+    settings = dict(current.settings)
+    settings["privacy"] = {**rules.extra, **rules.to_json()}
+    return _save_settings(conn, current, settings)
 
 
 def role_in(conn: Connection, user_id: int, organisation_id: int) -> str | None:
@@ -166,35 +164,11 @@ def save_retention(conn: Connection, current: Project, days: int) -> Project:
     if not 1 <= days <= 3650:
         raise ProjectError("retention must be between 1 and 3650 days")
     settings = {**current.settings, "retention_days": days}
-    conn.execute(
-        update(project)
-        .where(project.c.id == current.id)
-        .values(settings=json.dumps(settings, sort_keys=True))
-    )
-    return Project(
-        current.id,
-        current.organisation_id,
-        current.name,
-        current.ingest_key,
-        current.website_origins,
-        settings,
-    )
+    return _save_settings(conn, current, settings)
 
 
 def save_recording(
     conn: Connection, current: Project, rules: recording_rules.RecordingRules
 ) -> Project:
     settings = {**current.settings, "recording": rules.to_json()}
-    conn.execute(
-        update(project)
-        .where(project.c.id == current.id)
-        .values(settings=json.dumps(settings, sort_keys=True))
-    )
-    return Project(
-        current.id,
-        current.organisation_id,
-        current.name,
-        current.ingest_key,
-        current.website_origins,
-        settings,
-    )
+    return _save_settings(conn, current, settings)
