@@ -47,6 +47,7 @@ from sessionlens.processing.processor import Processor
 from sessionlens.recordings.subjects import SubjectError
 from sessionlens.storage.blobs import BlobStoreUnavailable
 from sessionlens.storage.crypto import BlobDecryptionError
+from sessionlens.surveys.ingest import router as survey_ingest_router
 from sessionlens.web import health
 from sessionlens.web.auth import LoginRequired, SecondFactorRequired
 from sessionlens.web.headers import SecurityHeaders
@@ -209,6 +210,7 @@ def create_app(ctx: Context, run_processor: bool | None = None) -> FastAPI:
     app.state.processor = processor if run_processor else None
     app.include_router(health.router)
     app.include_router(ingest_router)
+    app.include_router(survey_ingest_router)
     app.include_router(login_pages_router)
     app.include_router(console_router)
     app.include_router(account_pages_router)

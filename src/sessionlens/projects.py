@@ -15,6 +15,7 @@ from sessionlens import recording_rules
 from sessionlens.accounts.access import visible_project, visible_projects
 from sessionlens.privacy import PrivacySettings
 from sessionlens.storage.tables import inserted_id, membership, project
+from sessionlens.surveys import settings as survey_settings
 
 
 class ProjectError(ValueError):
@@ -42,6 +43,10 @@ class Project:
     @property
     def recording(self) -> recording_rules.RecordingRules:
         return recording_rules.of_settings(self.settings)
+
+    @property
+    def surveys(self) -> survey_settings.SurveySettings:
+        return survey_settings.of_settings(self.settings)
 
 
 def normalise_origin(raw: str) -> str:
@@ -171,4 +176,11 @@ def save_recording(
     conn: Connection, current: Project, rules: recording_rules.RecordingRules
 ) -> Project:
     settings = {**current.settings, "recording": rules.to_json()}
+    return _save_settings(conn, current, settings)
+
+
+def save_survey_settings(
+    conn: Connection, current: Project, chosen: survey_settings.SurveySettings
+) -> Project:
+    settings = {**current.settings, "surveys": chosen.to_json()}
     return _save_settings(conn, current, settings)

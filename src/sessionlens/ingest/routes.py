@@ -22,6 +22,7 @@ from sessionlens.ingest.trim import trim_oversize
 from sessionlens.ingest.urls import strip_batch_urls
 from sessionlens.projects import Project
 from sessionlens.storage.tables import utcnow
+from sessionlens.surveys import store as survey_store
 
 router = APIRouter(include_in_schema=False)
 RETRY_AFTER_UNAVAILABLE_S = 5
@@ -234,6 +235,17 @@ async def recorder_config(project_key: str, request: Request) -> Response:
     headers = {"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=60"}
     if project is None:
         return JSONResponse({"error": "unknown project key"}, status_code=404, headers=headers)
+    engine = ctx_of(request).engine
+
+    def live_surveys() -> list[dict[str, object]]:
+        with engine.connect() as conn:
+            live = survey_store.live(conn, project.id, utcnow().date())
+            return [s.recorder_config() for s in live]
+
     return JSONResponse(
-        project.privacy.recorder_config() | project.recording.recorder_config(), headers=headers
+        project.privacy.recorder_config()
+        | project.recording.recorder_config()
+        | project.surveys.recorder_config()
+        | {"surveys": await run_in_threadpool(live_surveys)},
+        headers=headers,
     )

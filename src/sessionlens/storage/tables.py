@@ -697,3 +697,68 @@ page_day = Table(
     Column("exits", BigInteger, nullable=False),
     sqlite_with_rowid=False,
 )
+
+# Surveys (docs/surveys.md): the definition as JSON, status and dates as columns.
+survey = Table(
+    "survey",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    # draft, active or paused
+    Column("status", String(10), nullable=False, default="draft"),
+    Column("definition", Text, nullable=False),
+    Column("starts_on", Date),
+    Column("ends_on", Date),
+    Column("created_by", ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+# One row per invitation: shown, then dismissed or answered. session_key and visitor_key are
+# the recorder's ids (session.client_id, visitor.client_id), joined when shown: an answer can
+# arrive before its session's first batch is processed.
+survey_response = Table(
+    "survey_response",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+    Column("survey_id", ForeignKey("survey.id", ondelete="CASCADE"), nullable=False),
+    Column("response_key", String(64), nullable=False),
+    Column("session_key", String(64), nullable=False, default=""),
+    Column("visitor_key", String(64), nullable=False, default=""),
+    Column("ts", BigInteger, nullable=False),
+    # shown, dismissed or answered
+    Column("state", String(10), nullable=False),
+    Column("url", Text, nullable=False, default=""),
+    Column("answers", Text, nullable=False, default="{}"),
+    # the NPS answer, if any, for the score without reading every answer's JSON
+    Column("nps", Integer),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+    UniqueConstraint("project_id", "response_key", name="uq_survey_response_key"),
+    Index("ix_survey_response_survey_created", "survey_id", "created_at"),
+    Index("ix_survey_response_session", "project_id", "session_key"),
+    Index("ix_survey_response_visitor", "project_id", "visitor_key"),
+)
+
+# The feedback button: a rating, a comment and the element pointed at, one row per feedback.
+page_feedback = Table(
+    "page_feedback",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+    Column("feedback_key", String(64), nullable=False),
+    Column("session_key", String(64), nullable=False, default=""),
+    Column("visitor_key", String(64), nullable=False, default=""),
+    Column("ts", BigInteger, nullable=False),
+    Column("url", Text, nullable=False, default=""),
+    Column("rating", Integer, nullable=False),
+    Column("comment", Text, nullable=False, default=""),
+    Column("selector", Text, nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    UniqueConstraint("project_id", "feedback_key", name="uq_page_feedback_key"),
+    Index("ix_page_feedback_project_created", "project_id", "created_at"),
+    Index("ix_page_feedback_session", "project_id", "session_key"),
+    Index("ix_page_feedback_visitor", "project_id", "visitor_key"),
+)

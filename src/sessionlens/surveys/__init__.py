@@ -1,0 +1,1 @@
+"""On-site surveys and the feedback button (docs/surveys.md)."""

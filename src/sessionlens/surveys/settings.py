@@ -1,0 +1,81 @@
+"""A project's survey settings: how often a visitor may be invited, and the feedback button.
+
+Kept as JSON in project.settings["surveys"], edited on the console's surveys page, and
+served to the recorder by GET /i/v1/{key}/config.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sessionlens.surveys.definition import DEFAULT_COLOR, SurveyError
+
+FEEDBACK_POSITIONS = ("right", "left", "bottom-right")
+DEFAULT_EVERY_DAYS = 30
+MAX_EVERY_DAYS = 365
+MAX_LABEL = 40
+_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+@dataclass(frozen=True)
+class SurveySettings:
+    every_days: int = DEFAULT_EVERY_DAYS  # a visitor is invited at most once in this many days
+    feedback: bool = False  # the feedback button is shown
+    feedback_color: str = DEFAULT_COLOR
+    feedback_position: str = "right"
+    feedback_label: str = "Feedback"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "every_days": self.every_days,
+            "feedback": self.feedback,
+            "feedback_color": self.feedback_color,
+            "feedback_position": self.feedback_position,
+            "feedback_label": self.feedback_label,
+        }
+
+    def recorder_config(self) -> dict[str, Any]:
+        return {
+            "survey_every_days": self.every_days,
+            "feedback": {
+                "enabled": self.feedback,
+                "color": self.feedback_color,
+                "position": self.feedback_position,
+                "label": self.feedback_label,
+            },
+        }
+
+
+def parse(raw: dict[str, Any]) -> SurveySettings:
+    """Checked settings from JSON or a form (strings are accepted for the numbers)."""
+    every = raw.get("every_days", DEFAULT_EVERY_DAYS)
+    if isinstance(every, str) and every.strip().isdigit():
+        every = int(every.strip())
+    if isinstance(every, bool) or not isinstance(every, int) or not 1 <= every <= MAX_EVERY_DAYS:
+        raise SurveyError(f"invite a visitor at most once every 1-{MAX_EVERY_DAYS} days")
+    feedback = raw.get("feedback", False)
+    if isinstance(feedback, str):
+        feedback = feedback in ("yes", "on", "true", "1")
+    if not isinstance(feedback, bool):
+        raise SurveyError("the feedback button is on or off")
+    color = raw.get("feedback_color") or DEFAULT_COLOR
+    if not isinstance(color, str) or not _COLOR.match(color):
+        raise SurveyError("the feedback button's colour is written #rrggbb")
+    position = raw.get("feedback_position") or "right"
+    if position not in FEEDBACK_POSITIONS:
+        raise SurveyError(f"the feedback button sits {', '.join(FEEDBACK_POSITIONS)}")
+    label = raw.get("feedback_label")
+    label = label.strip() if isinstance(label, str) else ""
+    if len(label) > MAX_LABEL:
+        raise SurveyError(f"the feedback button's label has at most {MAX_LABEL} characters")
+    return SurveySettings(every, feedback, color.lower(), position, label or "Feedback")
+
+
+def of_settings(settings: dict[str, Any]) -> SurveySettings:
+    stored = settings.get("surveys")
+    try:
+        return parse(stored) if isinstance(stored, dict) else SurveySettings()
+    except SurveyError:
+        return SurveySettings()
