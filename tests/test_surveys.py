@@ -10,14 +10,16 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from sessionlens import projects
 from sessionlens.context import Context
-from sessionlens.storage.tables import page_feedback, survey_response
+from sessionlens.processing.processor import Processor
+from sessionlens.recordings import retention, subjects
+from sessionlens.storage.tables import page_feedback, session, survey_response, utcnow
 from sessionlens.surveys import definition, store
 from sessionlens.surveys.settings import SurveySettings
-from tests.conftest import Account
+from tests.conftest import Account, batch, login, send
 
 NOW = int(time.time() * 1000)
 QUESTIONS = [
@@ -372,3 +374,93 @@ def test_bad_feedback_is_a_400(
     response = answer(client, alice, feedback_body(**change), path="feedback")
     assert response.status_code == 400
     assert message in response.json()["error"]
+
+
+# -- with the session, the visitor and retention -------------------------------------------
+
+START = NOW - 600_000
+
+
+def recorded(client: TestClient, ctx: Context, account: Account, processor: Processor) -> str:
+    """A recorded session; its public id."""
+    send(client, account, batch(0, start=START, url="https://shop.example/products/1"))
+    processor.drain()
+    with ctx.engine.connect() as conn:
+        return str(conn.execute(select(session.c.id)).scalar_one())
+
+
+def said(ctx: Context, client: TestClient, account: Account) -> store.Survey:
+    """An answer given 5 s into the session, a feedback 9 s into it, and another visitor's."""
+    found = make_survey(ctx, account)
+    given = body(found.id, ts=START + 5000, answers={"q1": 10, "q5": "Love <b>it</b>"})
+    assert answer(client, account, given).status_code == 202
+    with ctx.engine.begin() as conn:
+        projects.save_survey_settings(conn, account.project, SurveySettings(feedback=True))
+    assert (
+        answer(client, account, feedback_body(ts=START + 9000), path="feedback").status_code == 202
+    )
+    other = body(found.id, response_id="resp0000000000000002", session_id="sessionOTHER01")
+    assert answer(client, account, other | {"visitor_id": "visitorOTHER1"}).status_code == 202
+    return found
+
+
+def test_the_replay_page_shows_what_the_visitor_said(
+    ctx: Context, client: TestClient, alice: Account, processor: Processor
+) -> None:
+    session_id = recorded(client, ctx, alice, processor)
+    found = said(ctx, client, alice)
+    login(client, alice.email)
+    page = client.get(f"/sessions/{session_id}").text
+    # On the timeline (merged with the struggle signals), at the moment each was given.
+    assert 'data-offset-ms="5000" data-kind="survey" data-label="Survey">Shop NPS: answered' in page
+    assert 'data-offset-ms="9000" data-kind="feedback" data-label="Feedback">Bad (2/5)' in page
+    # And listed with the questions; recorded text is escaped, never markup.
+    assert "How likely are you to recommend us?</dt><dd>10</dd>" in page
+    assert "Love &lt;b&gt;it&lt;/b&gt;" in page
+    assert "<b>it</b>" not in page
+    assert f'href="/projects/{alice.project.id}/surveys/{found.id}"' in page
+    assert "main &gt; button#zoom" in page
+    # The other visitor's answer is not this session's.
+    assert page.count('data-kind="survey"') == 1
+
+
+def test_export_erasure_and_retention_include_answers(
+    ctx: Context, client: TestClient, alice: Account, processor: Processor
+) -> None:
+    recorded(client, ctx, alice, processor)
+    said(ctx, client, alice)
+    headers = {"Authorization": f"Bearer {alice.token}"}
+    exported = client.get(
+        f"/api/v1/projects/{alice.project.id}/visitors/export",
+        params={"visitor_id": "visitorBBB0001"},
+        headers=headers,
+    ).json()
+    assert [r["answers"] for r in exported["survey_responses"]] == [
+        {"q1": 10, "q5": "Love <b>it</b>"}
+    ]
+    assert [f["rating"] for f in exported["feedback"]] == [2]
+    erased = client.post(
+        f"/api/v1/projects/{alice.project.id}/visitors/erase",
+        json={"visitor_id": "visitorBBB0001"},
+        headers=headers,
+    ).json()
+    assert erased == {"sessions_erased": 1, "blocks_erased": 1, "answers_erased": 2}
+    left = stored(ctx)
+    assert [r.visitor_key for r in left] == ["visitorOTHER1"]
+    # Retention: answers older than the project's retention go too.
+    with ctx.engine.begin() as conn:
+        conn.execute(update(survey_response).values(created_at=utcnow() - timedelta(days=91)))
+    retention.purge(ctx.engine, ctx.blobs, utcnow())
+    assert stored(ctx) == []
+
+
+def test_an_answer_without_a_recorded_session_is_erased_by_visitor(
+    ctx: Context, client: TestClient, alice: Account
+) -> None:
+    """A visitor whose session was not recorded (sampled out) can still be invited."""
+    found = make_survey(ctx, alice)
+    assert answer(client, alice, body(found.id)).status_code == 202
+    with ctx.engine.begin() as conn:
+        erased = subjects.erase(conn, ctx.blobs, alice.project.id, "visitor", "visitorBBB0001")
+    assert (erased.sessions, erased.answers) == (0, 1)
+    assert stored(ctx) == []

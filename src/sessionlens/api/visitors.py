@@ -49,6 +49,7 @@ class Subject(BaseModel):
 class ErasedOut(BaseModel):
     sessions_erased: int
     blocks_erased: int
+    answers_erased: int = 0  # survey answers and feedback
 
 
 def _managed_project(request: Request, user: ApiCaller, project_id: DbId) -> Project:
@@ -124,6 +125,15 @@ def erase_visitor(request: Request, user: UserDep, project_id: DbId, subject: Su
         user,
         project,
         "visitor.erase",
-        {"by": by, "sessions": erased.sessions, "blocks": erased.blocks},
+        {
+            "by": by,
+            "sessions": erased.sessions,
+            "blocks": erased.blocks,
+            "answers": erased.answers,
+        },
     )
-    return ErasedOut(sessions_erased=erased.sessions, blocks_erased=erased.blocks)
+    return ErasedOut(
+        sessions_erased=erased.sessions,
+        blocks_erased=erased.blocks,
+        answers_erased=erased.answers,
+    )

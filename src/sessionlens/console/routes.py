@@ -21,6 +21,7 @@ from sessionlens.console.common import (
 )
 from sessionlens.processing import interactions
 from sessionlens.recordings import queries
+from sessionlens.surveys import linked
 from sessionlens.web import auth
 from sessionlens.web.auth import Viewer
 from sessionlens.web.params import DbId
@@ -150,6 +151,9 @@ def session_page(request: Request, viewer: ViewerDep, session_id: str) -> Respon
         pages = queries.pageviews(conn, session_id)
         signals = queries.signals(conn, session_id, found["first_ts"])
         _, struggle = interactions.breakdown(conn, session_id)
+        key = (found["project_id"], found["session_key"], found["first_ts"])
+        answers = linked.session_answers(conn, *key)
+        feedback = linked.session_feedback(conn, *key)
     _record_session(request, viewer, found, "recording.view")
     return render(
         request,
@@ -158,6 +162,9 @@ def session_page(request: Request, viewer: ViewerDep, session_id: str) -> Respon
         s=found,
         pages=pages,
         signals=signals,
+        said=linked.timeline(answers, feedback),
+        answers=answers,
+        feedback=feedback,
         struggle=struggle,
         labels=queries.SIGNAL_LABELS,
     )

@@ -121,7 +121,12 @@ def visitor_erase(
         viewer,
         project,
         "visitor.erase",
-        {"by": by, "sessions": erased.sessions, "blocks": erased.blocks},
+        {
+            "by": by,
+            "sessions": erased.sessions,
+            "blocks": erased.blocks,
+            "answers": erased.answers,
+        },
     )
     return RedirectResponse(
         f"/projects/{project.id}/visitors?erased={erased.sessions}", status_code=303

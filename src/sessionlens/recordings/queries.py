@@ -108,7 +108,11 @@ def get_session(
     in_org = true() if organisation_id is None else project.c.organisation_id == organisation_id
     row = (
         conn.execute(
-            select(*_columns(), project.c.name.label("project_name"))
+            select(
+                *_columns(),
+                project.c.name.label("project_name"),
+                session.c.client_id.label("session_key"),
+            )
             .join(visitor, visitor.c.id == session.c.visitor_id)
             .join(project, project.c.id == session.c.project_id)
             .where(session.c.id == session_id, visible_projects(user_id), in_org)

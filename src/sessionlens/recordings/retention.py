@@ -13,6 +13,7 @@ from sessionlens import projects, recording_rules
 from sessionlens.recordings.subjects import erase_sessions
 from sessionlens.storage.blobs import BlobStore
 from sessionlens.storage.tables import ingest_log, project, session
+from sessionlens.surveys import linked
 
 DEFAULT_RETENTION_DAYS = 90
 # Processed log entries are kept a little while for replaying the processor, then dropped.
@@ -98,6 +99,9 @@ def purge(
                 ).sessions
     with engine.begin() as conn:
         conn.execute(delete(ingest_log).where(ingest_log.c.processed_at < now - LOG_KEEP))
+        for row in conn.execute(select(project.c.id, project.c.settings)).all():
+            days = retention_days(json.loads(row.settings or "{}"))
+            linked.purge_before(conn, row.id, now - timedelta(days=days))
     return total
 
 

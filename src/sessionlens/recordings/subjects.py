@@ -7,7 +7,7 @@ rows pointing at recordings that are already gone, never recordings nobody can f
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import orjson
@@ -24,6 +24,7 @@ from sessionlens.storage.tables import (
     session_error,
     visitor,
 )
+from sessionlens.surveys import linked
 
 By = Literal["visitor", "user"]
 
@@ -38,6 +39,7 @@ class Erased:
     blocks: int
     log_entries: int
     visitors: int
+    answers: int = 0  # survey answers and feedback
 
 
 def session_rows(conn: Connection, project_id: int, by: By, value: str) -> list[dict[str, Any]]:
@@ -104,12 +106,23 @@ def export(
             }
         )
     visitor_ids = sorted({row["visitor_id"] for row in found})
+    session_keys, visitor_keys = _keys(found, by, value)
     return {
         "project_id": project_id,
         "subject": {"by": by, "id": value},
         "visitor_ids": visitor_ids,
         "sessions": sessions,
+        **linked.of_subject(conn, project_id, session_keys, visitor_keys),
     }
+
+
+def _keys(found: list[dict[str, Any]], by: By, value: str) -> tuple[list[str], list[str]]:
+    """The recorder's session and visitor ids of a subject (survey answers and feedback are
+    stored by them, and may exist without a recorded session)."""
+    visitor_keys = {row["visitor_id"] for row in found}
+    if by == "visitor":
+        visitor_keys.add(value.strip())
+    return sorted({row["client_id"] for row in found}), sorted(visitor_keys)
 
 
 def erase_sessions(
@@ -168,4 +181,7 @@ def erase_sessions(
 
 def erase(conn: Connection, blobs: BlobStore, project_id: int, by: By, value: str) -> Erased:
     found = session_rows(conn, project_id, by, value)
-    return erase_sessions(conn, blobs, project_id, [row["id"] for row in found])
+    session_keys, visitor_keys = _keys(found, by, value)
+    erased = erase_sessions(conn, blobs, project_id, [row["id"] for row in found])
+    answers = linked.erase_subject(conn, project_id, session_keys, visitor_keys)
+    return replace(erased, answers=answers)
