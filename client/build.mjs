@@ -1,5 +1,6 @@
 // Build the browser client: node build.mjs
-// Writes sessionlens.js (recorder), player.js and player.css (console player)
+// Writes sessionlens.js (recorder), player.js and player.css (console player),
+// heatmap.js and survey-preview.js (console pages)
 // to ../src/sessionlens/console/static/build/. Deterministic, no network.
 
 import { mkdirSync } from 'node:fs';
@@ -25,4 +26,5 @@ mkdirSync(outdir, { recursive: true });
 await esbuild.build({ ...common, entryPoints: { sessionlens: 'src/recorder/index.js' } });
 await esbuild.build({ ...common, entryPoints: { player: 'src/player/index.js' } });
 await esbuild.build({ ...common, entryPoints: { heatmap: 'src/heatmap/index.js' } });
-console.log('built sessionlens.js, player.js, player.css in ' + path.relative(process.cwd(), outdir));
+await esbuild.build({ ...common, entryPoints: { 'survey-preview': 'src/survey-preview/index.js' } });
+console.log('built sessionlens.js, player.js, player.css, heatmap.js, survey-preview.js in ' + path.relative(process.cwd(), outdir));

@@ -2,6 +2,8 @@
 // anything is recorded, merged with the options of init(), and turned into the
 // selectors and lists the guard uses.
 
+import { cleanEveryDays, cleanFeedback, cleanSurveys } from './surveys/definition.js';
+
 // The server always sends its full list; these are kept in case it does not
 // (the same defaults as sessionlens.privacy.DEFAULT_URL_DENYLIST).
 export const DEFAULT_DENYLIST = [
@@ -46,6 +48,10 @@ export function mergeRules(raw, options) {
     honourDnt: flag(c.honour_dnt, true),
     consentRequired: flag(c.consent_required, false) || o.consentRequired === true,
     cookieless: flag(c.cookieless, false) || o.cookieless === true,
+    // Surveys and the feedback button (docs/surveys.md), checked: bad entries are dropped.
+    surveys: cleanSurveys(c.surveys),
+    surveyEveryDays: cleanEveryDays(c.survey_every_days),
+    feedback: cleanFeedback(c.feedback),
   };
 }
 

@@ -13,11 +13,13 @@ import { watchErrors, watchTiming } from './errors.js';
 import { watchForms } from './forms.js';
 import { watchInteractions } from './interactions.js';
 import { setGuardRules } from './guard.js';
-import { OFF_KEY, forgetIds } from './ids.js';
+import { OFF_KEY, forgetIds, isValidId, randomId } from './ids.js';
 import { pageExcluded, pageRecorded, watchNavigation } from './page.js';
 import { Recorder } from './recorder.js';
 import { sampledIn } from './sampling.js';
-import { session as tabStorage, useStorage } from './storage.js';
+import { local, readCookie, session as tabStorage, useStorage } from './storage.js';
+import { stripUrl } from './urls.js';
+import { createSurveys } from './surveys/index.js';
 
 
 // Only valid while this script runs for the first time.
@@ -41,6 +43,10 @@ const ctl = {
   early: [], // custom events called before the recorder exists
   waiting: [], // the recorder's own events from before the rules were known, with their page
   off: null, // {sid, reason}: the session the server refused (monthly quota)
+  prefix: '', // {base}/i/v1/{key}
+  storedVisitor: '', // the visitor id found stored when the page loaded ('' for a new visitor)
+  pageVisitor: '', // the visitor id for surveys on a page the recorder has not begun on
+  surveys: null, // surveys/index.js, once the rules are known
 };
 
 function scriptElement() {
@@ -94,8 +100,13 @@ function sessionOff(sid, reason) {
   tabStorage.set(OFF_KEY, JSON.stringify(ctl.off));
 }
 
-/** Bring the recording in line with the rules, the visitor's choices and the page. */
+/** Bring the recording, the surveys and the feedback button in line with the rules, the visitor's choices and the page. */
 function update() {
+  updateRecording();
+  safe(updateSurveys);
+}
+
+function updateRecording() {
   if (!ctl.options || ctl.stopped) return;
   if (ctl.optedOut || ctl.consent === false) {
     if (ctl.recorder) ctl.recorder.end(true);
@@ -131,6 +142,50 @@ async function load() {
   ctl.loading = false;
   ctl.failed = !ctl.rules;
   safe(update);
+}
+
+/**
+ * Surveys and the feedback button may show once the rules are known, nothing blocks
+ * (opt-out, DNT/GPC when honoured, consent) and the privacy rules do not exclude the
+ * page; sampling and the pages to record do not matter (docs/surveys.md).
+ */
+function surveysAllowed() {
+  if (!ctl.options || ctl.stopped || !ctl.rules) return false;
+  if (blocker()) return false;
+  return !pageExcluded(ctl.rules.excludePages, location.pathname, location.search);
+}
+
+function surveyVisitorId() {
+  const batcher = ctl.recorder && ctl.recorder.batcher;
+  if (batcher && batcher.visitorId) return batcher.visitorId;
+  // The recorder has not begun (a page not to record): the stored id, else one for this page.
+  if (!ctl.pageVisitor) ctl.pageVisitor = (!ctl.rules.cookieless && ctl.storedVisitor) || randomId();
+  return ctl.pageVisitor;
+}
+
+function updateSurveys() {
+  if (!ctl.surveys) {
+    if (!ctl.rules || !surveysAllowed()) return;
+    ctl.surveys = createSurveys({
+      rules: () => ctl.rules,
+      allowed: surveysAllowed,
+      visitorId: surveyVisitorId,
+      sessionId: () => (ctl.recorder && ctl.recorder.session ? ctl.recorder.session.id : ''),
+      returning: () => !!ctl.storedVisitor,
+      endpoint: ctl.prefix,
+      strip: (url) => stripUrl(url, ctl.rules.denylist),
+      addEvent: (tag, payload) => addOwn(tag, payload),
+    });
+  }
+  ctl.surveys.sync();
+}
+
+/** The visitor id stored before the recorder ran on this page (read only, nothing written). */
+function storedVisitorId() {
+  const fromCookie = readCookie('_sl_vid', true);
+  if (isValidId(fromCookie)) return fromCookie;
+  const fromLocal = local.get('_sl_vid', true);
+  return isValidId(fromLocal) ? fromLocal : '';
 }
 
 function createRecorder() {
@@ -174,6 +229,7 @@ function onNavigate(href) {
 function halt() {
   ctl.stopped = true;
   if (ctl.recorder) ctl.recorder.stopRecording();
+  safe(updateSurveys);
 }
 
 function addCustom(tag, payload) {
@@ -221,6 +277,8 @@ function start(options) {
   const baseUrl = String(options.baseUrl || baseFromScript(el)).replace(/\/+$/, '');
   if (!projectKey || !baseUrl) return;
   const prefix = baseUrl + '/i/v1/' + encodeURIComponent(projectKey);
+  ctl.prefix = prefix;
+  ctl.storedVisitor = ctl.storedVisitor || storedVisitorId();
   ctl.batchUrl = prefix + '/batch';
   ctl.configUrl = prefix + '/config';
   ctl.options = options;
@@ -302,6 +360,7 @@ const api = {
     safe(() => {
       ctl.stopped = true;
       if (ctl.recorder) ctl.recorder.pause();
+      safe(updateSurveys);
     });
   },
 };
