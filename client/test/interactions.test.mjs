@@ -71,3 +71,13 @@ test('the click payload: page position, offset in the element per mille, sizes',
     sel: 'button#buy', tag: 'button', x: 150, y: 1070, ox: 250, oy: 500, w: 1280, h: 3000, vw: 1280, vh: 720, int: 1, dl: 0,
   });
 });
+
+test('events inside our own survey and feedback widgets are not the page activity', async () => {
+  const { insideOwnWidget } = await import('../src/recorder/own.js');
+  const host = { nodeType: 1, id: 'sessionlens-survey' };
+  const button = { nodeType: 1, id: '' };
+  assert.equal(insideOwnWidget([button, { nodeType: 11 }, host, { nodeType: 9 }]), true);
+  assert.equal(insideOwnWidget([{ nodeType: 1, id: 'sessionlens-feedback' }]), true);
+  assert.equal(insideOwnWidget([button, { nodeType: 1, id: 'zoom' }]), false);
+  assert.equal(insideOwnWidget(undefined), false);
+});

@@ -6,6 +6,7 @@
 // one it had on focus and then forgotten. Nothing here may throw into the host page.
 
 import { isSecretField } from './guard.js';
+import { insideOwnWidget } from './own.js';
 import { selectorFor, stableId } from './interactions.js';
 
 export const MAX_FORM_EVENTS = 500; // per page load
@@ -203,6 +204,7 @@ export function watchForms(report, getRecorder) {
   const on = (type, handle) => {
     document.addEventListener(type, (event) => {
       try {
+        if (typeof event.composedPath === 'function' && insideOwnWidget(event.composedPath())) return;
         const el = targetOf(event);
         if (el && el.nodeType === 1) handle(el);
       } catch (_) {

@@ -4,6 +4,8 @@
 // No text, no values: a selector, coordinates and sizes. Nothing here may throw
 // into the host page.
 
+import { insideOwnWidget } from './own.js';
+
 const INTERACTIVE_TAGS = ['a', 'button', 'input', 'select', 'textarea', 'label', 'summary', 'option'];
 const INTERACTIVE_ROLES = ['button', 'link', 'tab', 'menuitem', 'checkbox', 'radio', 'switch', 'option'];
 const FILE_LINK = /\.(pdf|zip|gz|tgz|bz2|rar|7z|csv|xlsx?|docx?|pptx?|odt|ods|dmg|exe|msi|pkg|deb|rpm|apk|iso|mp3|mp4|mov|avi|epub)([?#]|$)/i;
@@ -244,6 +246,7 @@ export function watchInteractions(report, own) {
   document.addEventListener('click', (event) => {
     try {
       const path = typeof event.composedPath === 'function' ? event.composedPath() : [];
+      if (insideOwnWidget(path)) return;
       const el = path.length && path[0].nodeType === 1 ? path[0] : event.target;
       if (!el || el.nodeType !== 1) return;
       const ts = Date.now();
