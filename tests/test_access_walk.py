@@ -44,6 +44,8 @@ from sessionlens.storage.tables import (
     session,
     visitor,
 )
+from sessionlens.surveys import definition as survey_definition
+from sessionlens.surveys import store as survey_store
 from tests.conftest import PASSWORD, Account, batch, click, login, send
 
 T0 = 1_764_000_000_000
@@ -66,6 +68,10 @@ PUBLIC = {
     ("OPTIONS", "/i/v1/{project_key}/batch"),
     ("POST", "/i/v1/{project_key}/batch"),
     ("GET", "/i/v1/{project_key}/config"),
+    ("OPTIONS", "/i/v1/{project_key}/survey"),
+    ("POST", "/i/v1/{project_key}/survey"),
+    ("OPTIONS", "/i/v1/{project_key}/feedback"),
+    ("POST", "/i/v1/{project_key}/feedback"),
     ("GET", "/login"),
     ("POST", "/login"),
     ("GET", "/login/2fa"),
@@ -117,6 +123,14 @@ MANAGERS_ONLY = {
     ("POST", "/projects/{project_id}/funnels/{funnel_id}/delete"),
     ("PUT", "/api/v1/projects/{project_id}/funnels/{funnel_id}"),
     ("DELETE", "/api/v1/projects/{project_id}/funnels/{funnel_id}"),
+    # Surveys are built, started, paused and deleted by owners and admins only.
+    ("POST", "/projects/{project_id}/surveys/settings"),
+    ("GET", "/projects/{project_id}/surveys/new"),
+    ("POST", "/projects/{project_id}/surveys/new"),
+    ("GET", "/projects/{project_id}/surveys/{survey_id}/edit"),
+    ("POST", "/projects/{project_id}/surveys/{survey_id}/edit"),
+    ("POST", "/projects/{project_id}/surveys/{survey_id}/status"),
+    ("POST", "/projects/{project_id}/surveys/{survey_id}/delete"),
 }
 
 # What each path parameter names, so which rule it brings (the strictest one wins):
@@ -128,6 +142,7 @@ PARAM_RULES = {
     "index": "project",
     "segment_id": "project",
     "funnel_id": "project",
+    "survey_id": "project",
     "org_id": "managers",
     "user_id": "managers",
     "token_id": "own",
@@ -138,6 +153,7 @@ PARAM_RULES = {
 }
 STRICTNESS = ("login", "project", "managers", "own")
 PROJECT_PARAMS = {"project_id", "session_id", "index", "segment_id", "funnel_id", "project_key"}
+PROJECT_PARAMS |= {"survey_id"}
 
 # Queries and bodies for routes that need more than their path to reach the access check.
 # The console erasure is not confirmed, so it erases nothing; the API erasure does erase
@@ -199,7 +215,7 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class Recorded:
-    """A project with one recorded, processed session and one saved segment."""
+    """A project with one recorded, processed session, one saved segment and a survey."""
 
     project: projects.Project
     session_id: str
@@ -208,12 +224,14 @@ class Recorded:
     origin_host: str
     segment: segments.Segment
     funnel_id: int
+    survey_id: int
 
     @property
     def markers(self) -> tuple[str, ...]:
         return (
             self.project.name,
             self.segment.name,
+            f"{self.project.name}-Survey",
             self.project.ingest_key,
             self.session_id,
             self.client_session_id,
@@ -252,6 +270,7 @@ class World:
             "index": 0,
             "segment_id": recorded.segment.id,
             "funnel_id": recorded.funnel_id,
+            "survey_id": recorded.survey_id,
             "project_key": recorded.project.ingest_key,
             "visitor_id": recorded.visitor_id,
             "org_id": self.org_a,
@@ -316,8 +335,18 @@ def record(client: TestClient, ctx: Context, owner: Account, name: str) -> Recor
         )
         steps = funnels.parse_steps([{"type": "url", "value": "/"}] * 2)
         walked = saved_funnels.create(conn, owner.project.id, "Walked", steps, 30, owner.user_id)
+        question = {"id": "q1", "kind": "text", "text": "Walked?"}
+        asked = survey_store.create(
+            conn,
+            owner.project.id,
+            f"{owner.project.name}-Survey",
+            survey_definition.parse({"questions": [question]}),
+            owner.user_id,
+        )
     host = origin.split("//")[1]
-    return Recorded(owner.project, "", client_session_id, visitor_id, host, saved, walked.id)
+    return Recorded(
+        owner.project, "", client_session_id, visitor_id, host, saved, walked.id, asked.id
+    )
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from sessionlens.api.heatmaps import router as api_heatmaps_router
 from sessionlens.api.imports import router as api_imports_router
 from sessionlens.api.reports import router as api_reports_router
 from sessionlens.api.routes import router as api_router
+from sessionlens.api.surveys import router as api_surveys_router
 from sessionlens.api.visitors import router as api_visitors_router
 from sessionlens.console.account_pages import router as account_pages_router
 from sessionlens.console.common import render
@@ -38,6 +39,7 @@ from sessionlens.console.recorded_pages import router as recorded_pages_router
 from sessionlens.console.recording_pages import router as recording_pages_router
 from sessionlens.console.report_pages import router as report_pages_router
 from sessionlens.console.routes import router as console_router
+from sessionlens.console.survey_pages import router as survey_pages_router
 from sessionlens.console.visitor_pages import router as visitor_pages_router
 from sessionlens.context import Context
 from sessionlens.demo.routes import STATIC as DEMO_STATIC
@@ -224,6 +226,7 @@ def create_app(ctx: Context, run_processor: bool | None = None) -> FastAPI:
     app.include_router(funnel_pages_router)
     app.include_router(heatmap_pages_router)
     app.include_router(form_pages_router)
+    app.include_router(survey_pages_router)
     if ctx.settings.demo:
         app.include_router(demo_router)
         app.mount("/demo/static", StaticFiles(directory=DEMO_STATIC), name="demo-static")
@@ -235,6 +238,7 @@ def create_app(ctx: Context, run_processor: bool | None = None) -> FastAPI:
     app.include_router(api_heatmaps_router, prefix="/api/v1")
     app.include_router(api_forms_router, prefix="/api/v1")
     app.include_router(api_imports_router, prefix="/api/v1")
+    app.include_router(api_surveys_router, prefix="/api/v1")
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
 
     @app.get("/sessionlens.js", include_in_schema=False)
