@@ -153,13 +153,19 @@ def visit(browser: Browser, server: Server, requests: list[Request]) -> None:
     context.close()
 
 
-def never_for_dnt(browser: Browser, server: Server) -> None:
+def never_for(browser: Browser, server: Server, why: str) -> None:
+    """A Do-Not-Track visitor, or one who opted out on an earlier page, is never invited."""
     requests: list[Request] = []
     context = context_with_log(browser, requests, viewport={"width": 1280, "height": 900})
-    context.add_init_script(DNT)
     page = context.new_page()
+    if why == "do-not-track":
+        context.add_init_script(DNT)
+    else:
+        page.goto(f"{server.base_url}/demo/")
+        page.wait_for_function("() => window.sessionlens.status() === 'recording'")
+        page.evaluate("() => window.sessionlens.optOut()")
     page.goto(f"{server.base_url}{PRODUCT}")
-    page.wait_for_function("() => window.sessionlens.status() === 'do-not-track'")
+    page.wait_for_function(f"() => window.sessionlens.status() === '{why}'")
     page.wait_for_timeout(3000)
     assert page.locator("#sessionlens-survey").count() == 0
     assert page.locator("#sessionlens-feedback").count() == 0
@@ -254,7 +260,8 @@ def test_surveys_and_feedback_in_the_browser(tmp_path: Path, database_url: str) 
         requests: list[Request] = []
         with chromium() as browser:
             visit(browser, server, requests)
-            never_for_dnt(browser, server)
+            never_for(browser, server, "do-not-track")
+            never_for(browser, server, "opted-out")
             on_a_phone(browser, server, requests)
             answers = sent_to(requests, "/survey")
             assert {a["survey_id"] for a in answers} == {first}  # the second never showed
