@@ -161,6 +161,9 @@ def test_openapi_document_lists_the_routes(client: TestClient) -> None:
         "/api/v1/projects/{project_id}/funnels/query",
         "/api/v1/projects/{project_id}/funnels/{funnel_id}",
         "/api/v1/projects/{project_id}/funnels/{funnel_id}/figures",
+        "/api/v1/projects/{project_id}/surveys",
+        "/api/v1/projects/{project_id}/surveys/{survey_id}/responses",
+        "/api/v1/projects/{project_id}/feedback",
     }
 
 

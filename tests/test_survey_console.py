@@ -9,6 +9,7 @@ import io
 import json
 import re
 import time
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -443,7 +444,7 @@ def test_results_figures_are_exact(
     [([], None), ([10, 10, 0], 33), ([10] + [7] * 7, 13), ([0] + [7] * 7, -13), ([9, 6], 0)],
 )
 def test_the_nps_score_rounds_halves_away_from_zero(values: list[int], score: int | None) -> None:
-    assert results.nps_figures(values)["score"] == score
+    assert results.nps_figures(Counter(values))["score"] == score
 
 
 def test_text_answers_search_only_the_text_and_link_to_the_replay(

@@ -17,7 +17,7 @@ from sessionlens.context import Context
 from sessionlens.processing.processor import Processor
 from sessionlens.recordings import retention, subjects
 from sessionlens.storage.tables import page_feedback, session, survey_response, utcnow
-from sessionlens.surveys import definition, store
+from sessionlens.surveys import definition, results, store
 from sessionlens.surveys.settings import SurveySettings
 from tests.conftest import Account, batch, login, send
 
@@ -464,3 +464,27 @@ def test_an_answer_without_a_recorded_session_is_erased_by_visitor(
         erased = subjects.erase(conn, ctx.blobs, alice.project.id, "visitor", "visitorBBB0001")
     assert (erased.sessions, erased.answers) == (0, 1)
     assert stored(ctx) == []
+
+
+def test_text_search_compares_casefolded_text_only(
+    ctx: Context, client: TestClient, alice: Account
+) -> None:
+    found = make_survey(ctx, alice)
+    texts = ["Die Straße ist zu lang", "50% off was 100_000 wrong", "fine"]
+    for n, text in enumerate(texts):
+        sent = body(found.id, response_id=f"respTextSearch{n}x", answers={"q1": 5, "q5": text})
+        response = answer(client, alice, sent)
+        assert response.status_code == 202, response.text
+
+    def search(q: str) -> list[str]:
+        with ctx.engine.connect() as conn:
+            page = results.text_answers(conn, found, None, q)
+        return [item["answers"][0]["answer"] for item in page["items"]]
+
+    assert search("STRASSE") == [texts[0]]
+    assert search("straße") == [texts[0]]
+    assert search("%") == [texts[1]]  # LIKE's wildcards are plain characters here
+    assert search("0_0") == [texts[1]]
+    assert search("q5") == []  # a question id is not an answer
+    assert search("Price") == []  # nor is a choice
+    assert search("") == texts[::-1]

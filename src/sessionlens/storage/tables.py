@@ -738,8 +738,30 @@ survey_response = Table(
     Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
     UniqueConstraint("project_id", "response_key", name="uq_survey_response_key"),
     Index("ix_survey_response_survey_created", "survey_id", "created_at"),
+    # Lists, pages and the CSV walk a survey's responses in id order.
+    Index("ix_survey_response_survey_id", "survey_id", "id"),
     Index("ix_survey_response_session", "project_id", "session_key"),
     Index("ix_survey_response_visitor", "project_id", "visitor_key"),
+)
+
+# Each answer of a response as a row, for the figures (GROUP BY instead of reading every
+# response's JSON) and the text search: a number (rating, NPS), a choice (one row per choice
+# of a multiple one) or a text with its casefolded form. Rewritten when the response's
+# answers change; created_at is the response's, for the period filter.
+survey_answer = Table(
+    "survey_answer",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("response_id", ForeignKey("survey_response.id", ondelete="CASCADE"), nullable=False),
+    Column("survey_id", ForeignKey("survey.id", ondelete="CASCADE"), nullable=False),
+    Column("question_id", String(10), nullable=False),
+    Column("number", Integer),
+    Column("choice", String(100)),
+    Column("text", Text),
+    Column("folded", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_survey_answer_survey_question", "survey_id", "question_id", "created_at"),
+    Index("ix_survey_answer_response", "response_id"),
 )
 
 # The feedback button: a rating, a comment and the element pointed at, one row per feedback.

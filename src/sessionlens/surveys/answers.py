@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from sessionlens.storage.tables import survey_response, utcnow
+from sessionlens.storage.tables import inserted_id, survey_answer, survey_response, utcnow
 from sessionlens.surveys.definition import MAX_ANSWER_TEXT, Definition, Question
 
 STATES = ("shown", "dismissed", "answered")
@@ -138,17 +139,68 @@ def _nps(definition: Definition, answers: dict[str, Answer]) -> int | None:
     return None
 
 
+def answer_rows(definition: Definition, answers: dict[str, Answer]) -> list[dict[str, Any]]:
+    """The survey_answer rows of a response's answers (one per choice of a multiple one)."""
+    rows: list[dict[str, Any]] = []
+    for question in definition.questions:
+        value = answers.get(question.id)
+        if value is None:
+            continue
+        row: dict[str, Any] = {"question_id": question.id, "number": None, "choice": None}
+        row |= {"text": None, "folded": None}
+        if isinstance(value, list):
+            rows += [row | {"choice": choice} for choice in value]
+        elif isinstance(value, int):
+            rows.append(row | {"number": value})
+        elif question.kind == "single":
+            rows.append(row | {"choice": value})
+        else:
+            rows.append(row | {"text": value, "folded": value.casefold()})
+    return rows
+
+
+def _write_answers(
+    conn: Connection,
+    response_id: int,
+    survey_id: int,
+    rows: list[dict[str, Any]],
+    created_at: datetime,
+) -> None:
+    conn.execute(delete(survey_answer).where(survey_answer.c.response_id == response_id))
+    if rows:
+        conn.execute(
+            insert(survey_answer),
+            [
+                {
+                    **row,
+                    "response_id": response_id,
+                    "survey_id": survey_id,
+                    "created_at": created_at,
+                }
+                for row in rows
+            ],
+        )
+
+
 def store(conn: Connection, project_id: int, definition: Definition, response: Response) -> bool:
     """Insert or move the invitation on; False when nothing changed (a repeat, or older news)."""
+    now = utcnow()
     values = {
         "state": response.state,
         "ts": response.ts,
         "answers": json.dumps(response.answers, ensure_ascii=False),
         "nps": _nps(definition, response.answers),
-        "updated_at": utcnow(),
+        "updated_at": now,
     }
+    # Only answers given (answered, or dismissed part way) count in the figures.
+    rows = answer_rows(definition, response.answers) if response.state != "shown" else []
     current = conn.execute(
-        select(survey_response.c.id, survey_response.c.state, survey_response.c.survey_id).where(
+        select(
+            survey_response.c.id,
+            survey_response.c.state,
+            survey_response.c.survey_id,
+            survey_response.c.created_at,
+        ).where(
             survey_response.c.project_id == project_id,
             survey_response.c.response_key == response.response_key,
         )
@@ -156,17 +208,21 @@ def store(conn: Connection, project_id: int, definition: Definition, response: R
     if current is None:
         try:
             with conn.begin_nested():
-                conn.execute(
-                    insert(survey_response).values(
-                        project_id=project_id,
-                        survey_id=response.survey_id,
-                        response_key=response.response_key,
-                        session_key=response.session_key,
-                        visitor_key=response.visitor_key,
-                        url=response.url,
-                        **values,
+                new_id = inserted_id(
+                    conn.execute(
+                        insert(survey_response).values(
+                            project_id=project_id,
+                            survey_id=response.survey_id,
+                            response_key=response.response_key,
+                            session_key=response.session_key,
+                            visitor_key=response.visitor_key,
+                            url=response.url,
+                            created_at=now,
+                            **values,
+                        )
                     )
                 )
+                _write_answers(conn, new_id, response.survey_id, rows, now)
             return True
         except IntegrityError:
             # The same invitation sent twice at once: the other insert won; move it on.
@@ -176,4 +232,5 @@ def store(conn: Connection, project_id: int, definition: Definition, response: R
     if RANK[response.state] <= RANK[current.state]:
         return False
     conn.execute(update(survey_response).where(survey_response.c.id == current.id).values(**values))
+    _write_answers(conn, current.id, current.survey_id, rows, current.created_at)
     return True

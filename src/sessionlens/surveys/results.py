@@ -2,9 +2,10 @@
 ratings, NPS), the text answers with a search, and the responses for the API and the CSV.
 
 A period, when given, bounds the invitations by the UTC day they reached the server
-(`created_at`). Figures per question read every answer given, so the partial answers of a
-dismissed invitation count too. Each response links to its session's replay when the
-session is stored: (project_id, session_key) = (session.project_id, session.client_id).
+(`created_at`). Figures per question are counted in SQL from survey_answer, a row per value
+given (answers.py), so the partial answers of a dismissed invitation count too. Each
+response links to its session's replay when the session is stored: (project_id,
+session_key) = (session.project_id, session.client_id).
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Select, or_, select
+from sqlalchemy import ColumnElement, Connection, Engine, Select, distinct, func, or_, select
 
 from sessionlens.analytics.period import Period, parse_period
-from sessionlens.storage.tables import session, survey_response
+from sessionlens.storage.tables import session, survey_answer, survey_response
 from sessionlens.surveys.definition import Question
 from sessionlens.surveys.store import Survey
 
@@ -109,23 +110,11 @@ def round_half_up(value: Decimal) -> int:
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def _valid(question: Question, value: Any) -> bool:
-    """A stored answer that fits the question as it is now (its kind may have changed)."""
-    if question.kind == "single":
-        return isinstance(value, str)
-    if question.kind == "multiple":
-        return isinstance(value, list) and all(isinstance(v, str) for v in value)
-    if question.kind in ("rating", "nps"):
-        low, high = (1, 5) if question.kind == "rating" else (0, 10)
-        return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-    return isinstance(value, str) and bool(value.strip())
-
-
-def _choice_items(question: Question, values: list[Any], answered: int) -> list[dict[str, Any]]:
+def _choice_items(question: Question, tally: dict[Any, int], answered: int) -> list[dict[str, Any]]:
     counts = dict.fromkeys(question.choices, 0)
-    for value in values:
-        for choice in value if isinstance(value, list) else [value]:
-            counts[choice] = counts.get(choice, 0) + 1  # a choice since removed stays listed
+    for choice, n in tally.items():
+        if isinstance(choice, str):
+            counts[choice] = counts.get(choice, 0) + n  # a choice since removed stays listed
     return [
         {
             "name": name,
@@ -137,154 +126,163 @@ def _choice_items(question: Question, values: list[Any], answered: int) -> list[
     ]
 
 
-def _scale(values: list[int], low: int, high: int) -> list[dict[str, Any]]:
+def _scale(tally: dict[Any, int], low: int, high: int) -> list[dict[str, Any]]:
+    total = sum(tally.get(v, 0) for v in range(low, high + 1))
     return [
-        {"name": str(v), "count": values.count(v), "share": _share(values.count(v), len(values))}
+        {"name": str(v), "count": tally.get(v, 0), "share": _share(tally.get(v, 0), total)}
         for v in range(low, high + 1)
     ]
 
 
-def nps_figures(values: list[int]) -> dict[str, Any]:
-    promoters = sum(1 for v in values if v >= 9)
-    detractors = sum(1 for v in values if v <= 6)
-    passives = len(values) - promoters - detractors
+def nps_figures(tally: dict[Any, int]) -> dict[str, Any]:
+    """Promoters (9-10), passives (7-8), detractors (0-6) and the score, from value counts."""
+    promoters = tally.get(9, 0) + tally.get(10, 0)
+    passives = tally.get(7, 0) + tally.get(8, 0)
+    detractors = sum(tally.get(v, 0) for v in range(7))
+    total = promoters + passives + detractors
     score = None
-    if values:
-        score = round_half_up(Decimal(100 * (promoters - detractors)) / Decimal(len(values)))
+    if total:
+        score = round_half_up(Decimal(100 * (promoters - detractors)) / Decimal(total))
     return {
         "promoters": promoters,
         "passives": passives,
         "detractors": detractors,
-        "promoters_share": _share(promoters, len(values)),
-        "passives_share": _share(passives, len(values)),
-        "detractors_share": _share(detractors, len(values)),
+        "promoters_share": _share(promoters, total),
+        "passives_share": _share(passives, total),
+        "detractors_share": _share(detractors, total),
         "score": score,
     }
 
 
-def question_figures(question: Question, values: list[Any]) -> dict[str, Any]:
-    """One question's figures over the answers given to it (values that fit it)."""
+def question_figures(question: Question, tally: dict[Any, int], answered: int) -> dict[str, Any]:
+    """One question's figures: `tally` counts each value given (a choice, a number), and
+    `answered` the responses that answered it."""
     out: dict[str, Any] = {
         "id": question.id,
         "kind": question.kind,
         "text": question.text,
-        "answered": len(values),
+        "answered": answered,
     }
     if question.kind in ("single", "multiple"):
-        out["choices"] = _choice_items(question, values, len(values))
+        out["choices"] = _choice_items(question, tally, answered)
     elif question.kind == "rating":
-        out["distribution"] = _scale(values, 1, 5)
-        out["average"] = round(sum(values) / len(values), 2) if values else None
+        out["distribution"] = _scale(tally, 1, 5)
+        given = sum(tally.get(v, 0) for v in range(1, 6))
+        total = sum(v * tally.get(v, 0) for v in range(1, 6))
+        out["average"] = round(total / given, 2) if given else None
     elif question.kind == "nps":
-        out["distribution"] = _scale(values, 0, 10)
-        out["nps"] = nps_figures(values)
+        out["distribution"] = _scale(tally, 0, 10)
+        out["nps"] = nps_figures(tally)
+    return out
+
+
+def _answer_where(found: Survey, period: Period | None) -> list[ColumnElement[bool]]:
+    out = [survey_answer.c.survey_id == found.id]
+    if period is not None:
+        out.append(survey_answer.c.created_at >= period.start)
+        out.append(survey_answer.c.created_at < period.end)
     return out
 
 
 def figures(conn: Connection, found: Survey, period: Period | None) -> dict[str, Any]:
-    """Invitations by state, the response rate, and the figures of every question."""
-    where = _where(found.project_id, found.id, period)
+    """Invitations by state, the response rate, and the figures of every question, counted
+    in SQL from the answer rows (surveys/answers.py writes one per value given)."""
     counts = dict.fromkeys(("shown", "answered", "dismissed"), 0)
-    values: dict[str, list[Any]] = {q.id: [] for q in found.definition.questions}
-    rows = conn.execution_options(yield_per=1000).execute(
-        select(survey_response.c.state, survey_response.c.answers).where(*where)
+    for state, n in conn.execute(
+        select(survey_response.c.state, func.count())
+        .where(*_where(found.project_id, found.id, period))
+        .group_by(survey_response.c.state)
+    ):
+        counts[state] = n
+    where = _answer_where(found, period)
+    a = survey_answer.c
+    tallies: dict[str, dict[Any, int]] = {}
+    for question_id, number, choice, n in conn.execute(
+        select(a.question_id, a.number, a.choice, func.count())
+        .where(*where, or_(a.number.is_not(None), a.choice.is_not(None)))
+        .group_by(a.question_id, a.number, a.choice)
+    ):
+        value = number if number is not None else choice
+        tallies.setdefault(question_id, {})[value] = n
+    answered: dict[str, int] = dict(
+        conn.execute(
+            select(a.question_id, func.count(distinct(a.response_id)))
+            .where(*where)
+            .group_by(a.question_id)
+        ).all()
     )
-    for row in rows:
-        counts[row.state] = counts.get(row.state, 0) + 1
-        if row.state not in GIVEN:
-            continue
-        answers = answers_of(row.answers)
-        for question in found.definition.questions:
-            value = answers.get(question.id)
-            if value is not None and _valid(question, value):
-                values[question.id].append(value)
     invited = sum(counts.values())
     return {
         **counts,
         "invited": invited,
         "response_rate": round(counts["answered"] / invited, 4) if invited else None,
-        "questions": [question_figures(q, values[q.id]) for q in found.definition.questions],
+        "questions": [
+            question_figures(q, tallies.get(q.id, {}), int(answered.get(q.id, 0)))
+            for q in found.definition.questions
+        ],
     }
 
 
 # --- text answers ------------------------------------------------------------------------
 
 
-def _text_prefilter(found: Survey, q: str) -> ColumnElement[bool] | None:
-    """A SQL condition every response with a matching text answer meets (not the reverse:
-    Python checks each row). None when SQL cannot narrow it safely."""
-    if q:
-        if not q.isascii():
-            return None  # SQLite's lower() folds ASCII only
-        encoded = json.dumps(q.lower(), ensure_ascii=False)[1:-1]
-        return survey_response.c.answers.ilike(f"%{_escape_like(encoded)}%", escape="\\")
-    ids = [qu.id for qu in found.definition.questions if qu.kind == "text"]
-    return or_(*(survey_response.c.answers.contains(f'"{i}":', autoescape=True) for i in ids))
-
-
 def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def text_answers_of(found: Survey, answers: dict[str, Any], q: str) -> list[dict[str, str]]:
-    """The text answers of one response, [] when q is given and none of them contains it."""
-    out = [
-        {"question_id": qu.id, "question": qu.text, "answer": answers[qu.id]}
-        for qu in found.definition.questions
-        if qu.kind == "text" and _valid(qu, answers.get(qu.id))
-    ]
-    if q and not any(q.casefold() in item["answer"].casefold() for item in out):
-        return []
-    return out
 
 
 def text_answers(
     conn: Connection, found: Survey, period: Period | None, q: str = "", page: int = 1
 ) -> dict[str, Any]:
     """Responses with text answers, newest first, PER_PAGE a page; with q, only those whose
-    text answer contains it (case-insensitive)."""
+    text answer contains it, compared casefolded (both sides, so 'strasse' finds 'Straße')."""
     q = q.strip()
-    if not any(qu.kind == "text" for qu in found.definition.questions):
+    texts = [qu for qu in found.definition.questions if qu.kind == "text"]
+    if not texts:
         return {"items": [], "page": page, "has_more": False, "q": q}
-    query = (
-        select(survey_response)
-        .where(*_where(found.project_id, found.id, period))
-        .where(survey_response.c.state.in_(GIVEN))
-        .order_by(survey_response.c.id.desc())
+    a = survey_answer.c
+    matching = select(a.response_id).where(
+        *_answer_where(found, period),
+        a.question_id.in_([qu.id for qu in texts]),
+        a.text.is_not(None),
     )
-    narrowed = _text_prefilter(found, q)
-    if narrowed is not None:
-        query = query.where(narrowed)
-    skip, wanted = (page - 1) * PER_PAGE, PER_PAGE + 1
-    kept: list[tuple[Any, list[dict[str, str]]]] = []
-    rows = conn.execution_options(yield_per=500).execute(query)
-    try:
-        for row in rows:
-            items = text_answers_of(found, answers_of(row.answers), q)
-            if not items:
-                continue
-            if skip:
-                skip -= 1
-                continue
-            kept.append((row, items))
-            if len(kept) == wanted:
-                break
-    finally:
-        rows.close()  # a server-side cursor left half read
-    has_more = len(kept) > PER_PAGE
-    kept = kept[:PER_PAGE]
-    linked = sessions_of(conn, found.project_id, (row.session_key for row, _ in kept))
-    out = [
-        {
-            "id": row.id,
-            "state": row.state,
-            "answers": items,
-            "page_url": row.url,
-            "given_at": given_at(row.ts),
-            **link_fields(linked.get(row.session_key), row.ts),
-        }
-        for row, items in kept
-    ]
+    if q:
+        matching = matching.where(a.folded.like(f"%{_escape_like(q.casefold())}%", escape="\\"))
+    ids = (
+        conn.execute(
+            matching.group_by(a.response_id)
+            .order_by(a.response_id.desc())
+            .limit(PER_PAGE + 1)
+            .offset((page - 1) * PER_PAGE)
+        )
+        .scalars()
+        .all()
+    )
+    has_more = len(ids) > PER_PAGE
+    ids = ids[:PER_PAGE]
+    rows = conn.execute(
+        select(survey_response)
+        .where(survey_response.c.id.in_(ids))
+        .order_by(survey_response.c.id.desc())
+    ).all()
+    linked = sessions_of(conn, found.project_id, (row.session_key for row in rows))
+    out = []
+    for row in rows:
+        given = answers_of(row.answers)
+        items = [
+            {"question_id": qu.id, "question": qu.text, "answer": given[qu.id]}
+            for qu in texts
+            if isinstance(given.get(qu.id), str)
+        ]
+        out.append(
+            {
+                "id": row.id,
+                "state": row.state,
+                "answers": items,
+                "page_url": row.url,
+                "given_at": given_at(row.ts),
+                **link_fields(linked.get(row.session_key), row.ts),
+            }
+        )
     return {"items": out, "page": page, "has_more": has_more, "q": q}
 
 
