@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import OperationalError
 
 from sessionlens.context import Context
 from sessionlens.ingest.body import BodyTooLarge, BodyUnreadable, decode, gunzip_capped
@@ -41,6 +42,38 @@ def test_sqlite_runs_in_wal_mode(ctx: Context) -> None:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_a_long_read_does_not_hold_the_write_lock(ctx: Context) -> None:
+    """Reports and exports read through ctx.reader: while one is in the middle of its
+    transaction (and a funnel fills a temporary table), a write still goes through at once.
+    Through the plain engine, SQLite's IMMEDIATE transactions would make the write wait."""
+    if ctx.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only")
+    with ctx.reader.connect() as reading:
+        reading.execute(text("SELECT count(*) FROM project")).scalar()
+        reading.execute(text("CREATE TEMP TABLE steps AS SELECT 1 AS x"))
+        with ctx.engine.connect() as other:
+            other.connection.driver_connection.execute("PRAGMA busy_timeout=0")  # type: ignore[union-attr]
+            with other.begin():
+                other.execute(
+                    text(
+                        "INSERT INTO organisation (name, require_2fa, created_at)"
+                        " VALUES ('o', 0, '2026-01-01')"
+                    )
+                )
+        assert reading.execute(text("SELECT count(*) FROM temp.steps")).scalar() == 1
+    with ctx.engine.connect() as writing:
+        writing.execute(text("SELECT count(*) FROM project")).scalar()
+        with ctx.engine.connect() as other:
+            other.connection.driver_connection.execute("PRAGMA busy_timeout=0")  # type: ignore[union-attr]
+            with pytest.raises(OperationalError, match="locked"), other.begin():
+                other.execute(
+                    text(
+                        "INSERT INTO organisation (name, require_2fa, created_at)"
+                        " VALUES ('p', 0, '2026-01-01')"
+                    )
+                )
 
 
 def test_gunzip_stops_at_the_cap() -> None:

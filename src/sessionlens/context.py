@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlalchemy import Engine
 from starlette.requests import HTTPConnection
@@ -11,7 +12,7 @@ from sessionlens.config import Settings
 from sessionlens.ingest.queue import Queue, open_queue
 from sessionlens.storage.blobs import S3Options, open_blob_store
 from sessionlens.storage.crypto import EncryptedBlobStore, Keyring
-from sessionlens.storage.engine import make_engine
+from sessionlens.storage.engine import make_engine, reader
 
 
 @dataclass
@@ -38,6 +39,11 @@ class Context:
             make_engine(settings.database_url, settings.sqlite_synchronous),
             EncryptedBlobStore(store, keyring, f"{store.description}, encrypted"),
         )
+
+    @cached_property
+    def reader(self) -> Engine:
+        """The engine for long reads (storage/engine.py reader()): never the write lock."""
+        return reader(self.engine)
 
     @property
     def queue(self) -> Queue:

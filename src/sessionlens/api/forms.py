@@ -86,7 +86,7 @@ def get_forms(
     start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
     end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
 ) -> dict[str, Any]:
-    with ctx_of(request).engine.connect() as conn:
+    with ctx_of(request).reader.connect() as conn:
         project = projects.get_for_user(conn, caller.id, project_id, caller.organisation_id)
         if project is None:
             raise HTTPException(404, "no such project")

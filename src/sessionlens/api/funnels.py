@@ -182,7 +182,7 @@ def query_funnel(
     request: Request, caller: Reader, project_id: DbId, body: FunnelQuery
 ) -> dict[str, Any]:
     steps = _steps(body.steps)
-    with ctx_of(request).engine.connect() as conn:
+    with ctx_of(request).reader.connect() as conn:
         _project(conn, caller, project_id)
         try:
             return figures(
@@ -203,7 +203,7 @@ def query_funnel(
     "/projects/{project_id}/funnels", response_model=FunnelList, summary="A project's saved funnels"
 )
 def list_funnels(request: Request, caller: Reader, project_id: DbId) -> FunnelList:
-    with ctx_of(request).engine.connect() as conn:
+    with ctx_of(request).reader.connect() as conn:
         _project(conn, caller, project_id)
         saved = saved_funnels.for_project(conn, project_id)
     return FunnelList(funnels=[_out(f) for f in saved])
@@ -256,7 +256,7 @@ def _may_change(
     summary="One saved funnel",
 )
 def get_funnel(request: Request, caller: Reader, project_id: DbId, funnel_id: DbId) -> FunnelOut:
-    with ctx_of(request).engine.connect() as conn:
+    with ctx_of(request).reader.connect() as conn:
         return _out(_saved(conn, caller, project_id, funnel_id)[1])
 
 
@@ -310,7 +310,7 @@ def saved_figures(
     start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
     end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
 ) -> dict[str, Any]:
-    with ctx_of(request).engine.connect() as conn:
+    with ctx_of(request).reader.connect() as conn:
         _, saved = _saved(conn, caller, project_id, funnel_id)
         try:
             return figures(conn, project_id, saved.steps, saved.window_minutes, start, end)

@@ -74,7 +74,7 @@ def heatmap(conn: Any, kind: str, project_id: int, query: dict[str, str | None])
 def _answer(
     request: Request, caller: ApiCaller, project_id: int, call: Callable[[Any], Any]
 ) -> Any:
-    with ctx_of(request).engine.connect() as conn:
+    with ctx_of(request).reader.connect() as conn:
         if projects.get_for_user(conn, caller.id, project_id, caller.organisation_id) is None:
             raise HTTPException(404, "no such project")
         try:

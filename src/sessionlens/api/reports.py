@@ -79,7 +79,7 @@ def get_report(
         period = parse_period(start, end)
     except PeriodError as exc:
         raise HTTPException(400, str(exc)) from exc
-    with ctx.engine.connect() as conn:
+    with ctx.reader.connect() as conn:
         project = projects.get_for_user(conn, caller.id, project_id, caller.organisation_id)
         if project is None:
             raise HTTPException(404, "no such project")

@@ -40,7 +40,7 @@ UserDep = Annotated[ApiCaller, Depends(api_user)]
 
 @router.get("/projects", response_model=ProjectList, summary="Projects visible to the token")
 def list_projects(request: Request, user: UserDep) -> ProjectList:
-    with _ctx(request).engine.connect() as conn:
+    with _ctx(request).reader.connect() as conn:
         mine = projects.for_user(conn, user.id, user.organisation_id)
     return ProjectList(
         projects=[
@@ -72,7 +72,7 @@ def list_sessions(
         wanted = search.parse(filters.as_query())
     except search.FilterError as exc:
         raise HTTPException(400, str(exc)) from exc
-    with _ctx(request).engine.connect() as conn:
+    with _ctx(request).reader.connect() as conn:
         if projects.get_for_user(conn, user.id, project_id, user.organisation_id) is None:
             raise HTTPException(404, "no such project")
         rows, has_more = queries.list_sessions(
@@ -87,7 +87,7 @@ def list_sessions(
 
 
 def _session(request: Request, user: ApiCaller, session_id: str) -> dict[str, Any]:
-    with _ctx(request).engine.connect() as conn:
+    with _ctx(request).reader.connect() as conn:
         found = queries.get_session(conn, user.id, session_id, user.organisation_id)
     if found is None:
         raise HTTPException(404, "no such session")
@@ -99,7 +99,7 @@ def _session(request: Request, user: ApiCaller, session_id: str) -> dict[str, An
 )
 def get_session(request: Request, user: UserDep, session_id: str) -> SessionDetail:
     found = _session(request, user, session_id)
-    with _ctx(request).engine.connect() as conn:
+    with _ctx(request).reader.connect() as conn:
         pages = queries.pageviews(conn, session_id)
         signals = queries.signals(conn, session_id, found["first_ts"])
         _, struggle = interactions.breakdown(conn, session_id)
@@ -147,7 +147,7 @@ def session_events(request: Request, user: UserDep, session_id: str) -> Streamin
             detail={"via": "api", "project": found["project_id"]},
             address=truncate_address(request.client.host if request.client else ""),
         )
-    with _ctx(request).engine.connect() as conn:
+    with _ctx(request).reader.connect() as conn:
         blocks = queries.blocks(conn, session_id)
     body: Iterator[bytes] = queries.stream_events(_ctx(request).blobs, blocks)
     # Read the opening bracket and the first block before the status goes out, so a block

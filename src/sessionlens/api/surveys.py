@@ -119,7 +119,7 @@ def _survey_out(found: store.Survey, counts: dict[str, int] | None) -> SurveyOut
     summary="A project's surveys, with their invitations by state",
 )
 def list_surveys(request: Request, caller: Reader, project_id: DbId) -> SurveyList:
-    with ctx_of(request).engine.connect() as conn:
+    with ctx_of(request).reader.connect() as conn:
         _project(conn, caller, project_id)
         found = store.for_project(conn, project_id)
         counts = store.counts(conn, project_id)
@@ -147,7 +147,7 @@ def survey_responses(
 ) -> ResponsePage:
     period = _period(start, end)
     ctx = ctx_of(request)
-    with ctx.engine.connect() as conn:
+    with ctx.reader.connect() as conn:
         _project(conn, caller, project_id)
         found = store.get(conn, project_id, survey_id)
         if found is None:
@@ -179,7 +179,7 @@ def project_feedback(
 ) -> FeedbackPage:
     period = _period(start, end)
     ctx = ctx_of(request)
-    with ctx.engine.connect() as conn:
+    with ctx.reader.connect() as conn:
         _project(conn, caller, project_id)
         items, next_after = feedback_list.after(
             conn, project_id, period, rating, after, limit, ctx.settings.base_url

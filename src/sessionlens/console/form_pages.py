@@ -27,7 +27,7 @@ def forms_page(
 ) -> Response:
     project, role = project_for(request, viewer, project_id)
     error = None
-    with ctx_of(request).engine.connect() as conn:
+    with ctx_of(request).reader.connect() as conn:
         try:
             data: dict[str, Any] = form_report(conn, project.id, start, end, url)
         except (PeriodError, FormQueryError) as exc:

@@ -46,7 +46,7 @@ def _list_page(
     form: dict[str, Any] | None = None,
 ) -> Response:
     project, role = project_for(request, viewer, project_id)
-    with ctx_of(request).engine.connect() as conn:
+    with ctx_of(request).reader.connect() as conn:
         saved = saved_funnels.for_project(conn, project.id)
     return render(
         request,
@@ -99,7 +99,7 @@ def create_funnel(
 
 
 def _saved_or_404(request: Request, project_id: int, funnel_id: int) -> Any:
-    with ctx_of(request).engine.connect() as conn:
+    with ctx_of(request).reader.connect() as conn:
         saved = saved_funnels.get(conn, project_id, funnel_id)
     if saved is None:
         raise HTTPException(404, "No such funnel.")
@@ -124,7 +124,7 @@ def funnel_page(
     project, role = project_for(request, viewer, project_id)
     saved = _saved_or_404(request, project.id, funnel_id)
     error = None
-    with ctx_of(request).engine.connect() as conn:
+    with ctx_of(request).reader.connect() as conn:
         saved_segments = segments.for_project(conn, project.id)
         chosen = next((s for s in saved_segments if s.id == segment), None)
         filters = dict(parse_qsl(chosen.query)) if chosen else None

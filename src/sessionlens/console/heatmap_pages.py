@@ -38,7 +38,7 @@ def heatmaps_page(
     error = None
     data: dict[str, Any] | None = None
     sample = None
-    with ctx_of(request).engine.connect() as conn:
+    with ctx_of(request).reader.connect() as conn:
         saved = segments.for_project(conn, project.id)
         try:
             period = parse_period(query["from"], query["to"])
@@ -88,7 +88,7 @@ def heatmap_sessions(
 ) -> dict[str, Any]:
     """The sessions that clicked an element (for the page's element list), as JSON."""
     project, _ = project_for(request, viewer, project_id)
-    with ctx_of(request).engine.connect() as conn:
+    with ctx_of(request).reader.connect() as conn:
         try:
             wanted = heatmaps.parse(conn, project.id, params.as_query())
             found = heatmaps.element_sessions(conn, project.id, wanted, selector)

@@ -33,7 +33,7 @@ def reports_page(
     except PeriodError as exc:
         period, error = parse_period(None, None), str(exc)
     chosen = unit or default_unit(period)
-    with ctx_of(request).engine.connect() as conn:
+    with ctx_of(request).reader.connect() as conn:
         data = {kind: report(conn, kind, project, period, chosen) for kind in KINDS}
     chart = line_chart(
         data["timeseries"]["points"],

@@ -39,7 +39,7 @@ def home() -> Response:
 
 @router.get("/projects")
 def project_list(request: Request, viewer: ViewerDep) -> Response:
-    with _ctx(request).engine.connect() as conn:
+    with _ctx(request).reader.connect() as conn:
         mine = projects.for_user(conn, viewer.user.id)
     return render(
         request,
@@ -63,7 +63,7 @@ def project_sessions(
         wanted = search.parse(dict(request.query_params))
     except search.FilterError as exc:
         wanted, error = search.SessionFilter(), str(exc)
-    with _ctx(request).engine.connect() as conn:
+    with _ctx(request).reader.connect() as conn:
         rows, has_more = queries.list_sessions(
             conn, project_id, page, PER_PAGE, wanted.conditions()
         )
@@ -130,7 +130,7 @@ def delete_segment(
 
 
 def _session_or_404(request: Request, viewer: Viewer, session_id: str) -> dict[str, Any]:
-    with _ctx(request).engine.connect() as conn:
+    with _ctx(request).reader.connect() as conn:
         found = queries.get_session(conn, viewer.user.id, session_id)
     if found is None:
         raise HTTPException(404, "No such session.")
@@ -138,7 +138,7 @@ def _session_or_404(request: Request, viewer: Viewer, session_id: str) -> dict[s
 
 
 def _record_session(request: Request, viewer: Viewer, found: dict[str, Any], action: str) -> None:
-    with _ctx(request).engine.connect() as conn:
+    with _ctx(request).reader.connect() as conn:
         current = projects.by_id(conn, found["project_id"])
     organisation_id = current.organisation_id if current else None
     record_action(request, viewer, organisation_id, action, "session", str(found["id"]))
@@ -147,7 +147,7 @@ def _record_session(request: Request, viewer: Viewer, found: dict[str, Any], act
 @router.get("/sessions/{session_id}")
 def session_page(request: Request, viewer: ViewerDep, session_id: str) -> Response:
     found = _session_or_404(request, viewer, session_id)
-    with _ctx(request).engine.connect() as conn:
+    with _ctx(request).reader.connect() as conn:
         pages = queries.pageviews(conn, session_id)
         signals = queries.signals(conn, session_id, found["first_ts"])
         _, struggle = interactions.breakdown(conn, session_id)
@@ -175,7 +175,7 @@ def session_export(request: Request, viewer: ViewerDep, session_id: str) -> Resp
     """The recording as rrweb JSON (an array of events), for rrweb-based tools."""
     found = _session_or_404(request, viewer, session_id)
     ctx = _ctx(request)
-    with ctx.engine.connect() as conn:
+    with ctx.reader.connect() as conn:
         blocks = queries.blocks(conn, session_id)
     _record_session(request, viewer, found, "recording.export")
     body = b"".join(queries.stream_events(ctx.blobs, blocks))
@@ -190,7 +190,7 @@ def session_export(request: Request, viewer: ViewerDep, session_id: str) -> Resp
 def session_blocks(request: Request, viewer: ViewerDep, session_id: str) -> dict[str, Any]:
     """What the player fetches, in order: each entry one or more consecutive blocks."""
     found = _session_or_404(request, viewer, session_id)
-    with _ctx(request).engine.connect() as conn:
+    with _ctx(request).reader.connect() as conn:
         blocks = queries.blocks(conn, session_id)
     entries = []
     for group in queries.chunks(blocks):
@@ -228,7 +228,7 @@ def session_block(
     last = index if through is None else through
     if last < index or last - index > 10_000:
         raise HTTPException(400, "through must be at least the block index")
-    with _ctx(request).engine.connect() as conn:
+    with _ctx(request).reader.connect() as conn:
         wanted = [b for b in queries.blocks(conn, session_id) if index <= b.index <= last]
     if all(b.index != index for b in wanted):
         raise HTTPException(404, "No such block.")

@@ -52,7 +52,7 @@ def _today() -> date:
 
 
 def _survey_or_404(request: Request, project_id: int, survey_id: int) -> store.Survey:
-    with ctx_of(request).engine.connect() as conn:
+    with ctx_of(request).reader.connect() as conn:
         found = store.get(conn, project_id, survey_id)
     if found is None:
         raise HTTPException(404, "No such survey.")
@@ -70,7 +70,7 @@ def _list_page(
     status: int = 200,
     **extra: Any,
 ) -> Response:
-    with ctx_of(request).engine.connect() as conn:
+    with ctx_of(request).reader.connect() as conn:
         surveys = store.for_project(conn, project.id)
         counts = store.counts(conn, project.id)
     empty = {"shown": 0, "answered": 0, "dismissed": 0, "invited": 0}
@@ -455,7 +455,7 @@ def survey_results(
     project, role = project_for(request, viewer, project_id)
     found = _survey_or_404(request, project.id, survey_id)
     period, error = _period(start, end)
-    with ctx_of(request).engine.connect() as conn:
+    with ctx_of(request).reader.connect() as conn:
         data = results.figures(conn, found, period)
         texts = results.text_answers(conn, found, period, q, page)
     return render(
@@ -505,7 +505,7 @@ def survey_csv(
     )
     ctx = ctx_of(request)
     lines: Iterator[str] = results.csv_lines(
-        ctx.engine, found, period, everything, ctx.settings.base_url
+        ctx.reader, found, period, everything, ctx.settings.base_url
     )
     name = f"survey-{found.id}-responses.csv"
     return StreamingResponse(
@@ -534,7 +534,7 @@ def feedback_page(
     chosen = int(rating) if rating.isdigit() and int(rating) in RATING_LABELS else None
     if rating and chosen is None:
         error = "the rating is a whole number 1-5"
-    with ctx_of(request).engine.connect() as conn:
+    with ctx_of(request).reader.connect() as conn:
         figures = feedback_list.summary(conn, project.id, period)
         listed = feedback_list.page_of(conn, project.id, period, chosen, q, page)
     return render(

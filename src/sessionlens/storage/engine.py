@@ -12,6 +12,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+READ_ONLY = "sessionlens_read_only"
+
+
+def reader(engine: Engine) -> Engine:
+    """The same database for reads that may take long (reports, funnels, survey results,
+    exports). On SQLite their transactions begin DEFERRED: in WAL mode a reader never blocks
+    the writer, whereas IMMEDIATE would hold the write lock, and the ingest with it, for the
+    whole query. Nothing may be written through it (temporary tables aside, which live in
+    the connection's own temp database). On PostgreSQL it is the engine itself."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def make_engine(url: str, sqlite_synchronous: str = "FULL") -> Engine:
@@ -39,7 +49,9 @@ def make_engine(url: str, sqlite_synchronous: str = "FULL") -> Engine:
         def _begin(conn: Any) -> None:
             # pysqlite's own transaction handling is off (isolation_level None above), so
             # SQLAlchemy's transactions are real ones; IMMEDIATE avoids upgrade deadlocks.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A reader's (see reader()) begins DEFERRED: it never takes the write lock.
+            read_only = conn.get_execution_options().get(READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
