@@ -357,22 +357,30 @@ async def change_survey(
     return RedirectResponse(f"/projects/{project.id}/surveys/{before.id}", status_code=303)
 
 
+async def _survey_form(
+    request: Request, viewer: Viewer, project_id: int, survey_id: int
+) -> tuple[FormData, Project, store.Survey]:
+    """A manager's form about one survey: CSRF checked, the project and the survey found."""
+    form = await request.form()
+    auth.check_csrf(str(form.get("csrf_token", "")), viewer.csrf)
+    project, _ = _manager_project(request, viewer, project_id)
+    return form, project, _survey_or_404(request, project.id, survey_id)
+
+
 @router.post("/projects/{project_id}/surveys/{survey_id}/status")
 async def move_survey(
     request: Request, viewer: ViewerDep, project_id: DbId, survey_id: DbId
 ) -> Response:
     """Start a draft, pause an active survey, resume a paused one."""
-    form = await request.form()
-    auth.check_csrf(str(form.get("csrf_token", "")), viewer.csrf)
-    project, _ = _manager_project(request, viewer, project_id)
-    found = _survey_or_404(request, project.id, survey_id)
+    form, project, found = await _survey_form(request, viewer, project_id, survey_id)
     action = str(form.get("action", ""))
     if action not in MOVES:
         raise HTTPException(400, "Choose to start, pause or resume the survey.")
     needs, becomes = MOVES[action]
     if found.status != needs:
+        done = {"start": "started", "pause": "paused", "resume": "resumed"}[action]
         raise HTTPException(
-            400, f"Only a {needs} survey can be {action}ed; this one is {found.status}."
+            400, f"Only a {needs} survey can be {done}; this one is {found.status}."
         )
     with ctx_of(request).engine.begin() as conn:
         store.set_status(conn, project.id, found.id, becomes)
@@ -393,10 +401,7 @@ async def delete_survey(
     request: Request, viewer: ViewerDep, project_id: DbId, survey_id: DbId
 ) -> Response:
     """Deletes the survey and every answer to it: the box must be ticked."""
-    form = await request.form()
-    auth.check_csrf(str(form.get("csrf_token", "")), viewer.csrf)
-    project, _ = _manager_project(request, viewer, project_id)
-    found = _survey_or_404(request, project.id, survey_id)
+    form, project, found = await _survey_form(request, viewer, project_id, survey_id)
     if form.get("confirm") != "yes":
         raise HTTPException(400, "Tick the box to confirm that the survey and its answers go.")
     with ctx_of(request).engine.begin() as conn:

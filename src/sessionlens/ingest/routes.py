@@ -135,8 +135,8 @@ async def _project(request: Request, key: str) -> Project | None:
     return await run_in_threadpool(lookup)
 
 
-@router.options("/i/v1/{project_key}/batch")
-async def preflight(project_key: str, request: Request) -> Response:
+async def cors_preflight(request: Request, project_key: str, allow_headers: str) -> Response:
+    """The answer to a browser's CORS preflight for a POST from the project's website."""
     origin = request.headers.get("origin")
     project = await _project(request, project_key)
     if project is None:
@@ -145,10 +145,15 @@ async def preflight(project_key: str, request: Request) -> Response:
         return _error(403, "origin not allowed for this project")
     headers = _cors(origin) | {
         "Access-Control-Allow-Methods": "POST, OPTIONS",
-        "Access-Control-Allow-Headers": "Content-Type, Content-Encoding",
+        "Access-Control-Allow-Headers": allow_headers,
         "Access-Control-Max-Age": "86400",
     }
     return Response(status_code=204, headers=headers)
+
+
+@router.options("/i/v1/{project_key}/batch")
+async def preflight(project_key: str, request: Request) -> Response:
+    return await cors_preflight(request, project_key, "Content-Type, Content-Encoding")
 
 
 @router.post("/i/v1/{project_key}/batch")

@@ -14,7 +14,14 @@ from starlette.concurrency import run_in_threadpool
 from sessionlens.context import ctx_of
 from sessionlens.ingest.body import BodyTooLarge, BodyUnreadable, decode, read_capped
 from sessionlens.ingest.guard import scrub
-from sessionlens.ingest.routes import _cors, _error, _limits, _origin_allowed, _project
+from sessionlens.ingest.routes import (
+    _cors,
+    _error,
+    _limits,
+    _origin_allowed,
+    _project,
+    cors_preflight,
+)
 from sessionlens.privacy import strip_text_urls, strip_url
 from sessionlens.projects import Project
 from sessionlens.surveys import answers, feedback, store
@@ -86,18 +93,7 @@ def _accepted(origin: str | None, stored: bool) -> JSONResponse:
 @router.options("/i/v1/{project_key}/survey")
 @router.options("/i/v1/{project_key}/feedback")
 async def preflight(project_key: str, request: Request) -> Response:
-    origin = request.headers.get("origin")
-    project = await _project(request, project_key)
-    if project is None:
-        return _error(404, "unknown project key")
-    if not _origin_allowed(project, origin):
-        return _error(403, "origin not allowed for this project")
-    headers = _cors(origin) | {
-        "Access-Control-Allow-Methods": "POST, OPTIONS",
-        "Access-Control-Allow-Headers": "Content-Type",
-        "Access-Control-Max-Age": "86400",
-    }
-    return Response(status_code=204, headers=headers)
+    return await cors_preflight(request, project_key, "Content-Type")
 
 
 @router.post("/i/v1/{project_key}/survey")
