@@ -15,7 +15,8 @@ survey_response, spread over --days days and interleaved by time with the other 
   5-60 words from a small vocabulary, 1 in 100 of them holding the word SEARCH_RARE), 25%
   dismissed with partial answers (or none), 15% shown only;
 - answers as surveys/answers.store writes them (json.dumps, ensure_ascii=False, answers in
-  question order, a multiple choice in the order of its choices), the nps column set;
+  question order, a multiple choice in the order of its choices), the nps column set, and
+  the survey_answer rows it writes beside each (surveys.answers.answer_rows);
 - a session key on about 97% of them; 10,000 of those keys (with a visitor each) are stored
   sessions, so the replay links have something to find.
 
@@ -52,8 +53,15 @@ from sessionlens.accounts import users
 from sessionlens.analytics.period import Period
 from sessionlens.context import Context
 from sessionlens.storage.engine import migrate
-from sessionlens.storage.tables import page_feedback, session, survey_response, visitor
+from sessionlens.storage.tables import (
+    page_feedback,
+    session,
+    survey_answer,
+    survey_response,
+    visitor,
+)
 from sessionlens.surveys import definition, feedback_list, results, store
+from sessionlens.surveys.answers import answer_rows
 from sessionlens.surveys.store import Survey
 
 CHUNK = 10_000
@@ -205,6 +213,31 @@ def feedback_rows(
         }
 
 
+def answer_rows_of(
+    conn: Connection, chunk: list[dict[str, Any]], definitions: dict[int, Any]
+) -> list[dict[str, Any]]:
+    keys = [r["response_key"] for r in chunk if r["state"] != "shown"]
+    ids = dict(
+        conn.execute(
+            select(survey_response.c.response_key, survey_response.c.id).where(
+                survey_response.c.response_key.in_(keys)
+            )
+        ).all()
+    )
+    out: list[dict[str, Any]] = []
+    for r in chunk:
+        if r["response_key"] not in ids:
+            continue
+        same = {
+            "response_id": ids[r["response_key"]],
+            "survey_id": r["survey_id"],
+            "created_at": r["created_at"],
+        }
+        given = json.loads(r["answers"])
+        out += [row | same for row in answer_rows(definitions[r["survey_id"]], given)]
+    return out
+
+
 def chunked(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
     chunk: list[dict[str, Any]] = []
     for row in rows:
@@ -234,10 +267,17 @@ def build(
     written = {"survey_response": 0, "session": 0, "visitor": 0, "page_feedback": 0}
     linked: list[tuple[str, int]] = []  # session keys of the target's rows, with their ts
     rows = response_rows(rng, project_id, target, other, options.responses, start, options.days)
+    definitions = {target.id: target.definition, other.id: other.definition}
+    written["survey_answer"] = 0
     for chunk in chunked(rows, CHUNK):
         with ctx.engine.begin() as conn:
             conn.execute(insert(survey_response), chunk)
+            # The answer rows answers.store writes beside each response (a row per value).
+            values = answer_rows_of(conn, chunk, definitions)
+            if values:
+                conn.execute(insert(survey_answer), values)
         written["survey_response"] += len(chunk)
+        written["survey_answer"] += len(values)
         linked.extend(
             (r["session_key"], r["ts"])
             for r in chunk
@@ -304,9 +344,9 @@ def best_of(repeat: int, call: Callable[[], Any]) -> tuple[float, float, Any]:
 
 def csv_export(ctx: Context, found: Survey, everything: bool) -> dict[str, int]:
     size = lines = 0
-    for line in results.csv_lines(ctx.engine, found, None, everything, BASE_URL):
-        size += len(line.encode())
-        lines += 1
+    for piece in results.csv_lines(ctx.reader, found, None, everything, BASE_URL):
+        size += len(piece.encode())
+        lines += piece.count("\r\n")  # the csv module's line ends (a text has \n only)
     return {"bytes": size, "rows": lines - 1}
 
 
@@ -315,11 +355,10 @@ def peak_rss_mb() -> float:
 
 
 def fresh(ctx: Context, call: Callable[[Connection], Any]) -> Callable[[], Any]:
-    """The call on a connection of its own, as a request has one: on SQLite every
-    transaction begins IMMEDIATE, so a connection kept open would hold the write lock."""
+    """The call on a reading connection of its own, as the console and the API use."""
 
     def run() -> Any:
-        with ctx.engine.connect() as conn:
+        with ctx.reader.connect() as conn:
             return call(conn)
 
     return run
