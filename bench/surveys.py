@@ -400,6 +400,7 @@ def cases(
         survey_response.c.created_at < week.end,
     ]
     after = facts["deep_after"]
+    gave_choice = results.answer_filter(found, "q2:Range")
     on_conn: list[tuple[str, Callable[[Connection], Any]]] = [
         (
             "baseline: count(*) of the survey's responses",
@@ -411,20 +412,24 @@ def cases(
         ),
         ("figures, all time", lambda c: results.figures(c, found, None)),
         ("figures, last 7 days", lambda c: results.figures(c, found, week)),
-        ("text answers, page 1", lambda c: results.text_answers(c, found, None)),
+        ("responses, page 1", lambda c: results.answer_list(c, found, None)),
         (
-            f"text answers, page 1, q={SEARCH_RARE} (~1%)",
-            lambda c: results.text_answers(c, found, None, SEARCH_RARE),
+            f"responses, page 1, q={SEARCH_RARE} (~1%)",
+            lambda c: results.answer_list(c, found, None, SEARCH_RARE),
         ),
         (
-            f"text answers, page 1, q={SEARCH_NONE} (none)",
-            lambda c: results.text_answers(c, found, None, SEARCH_NONE),
+            f"responses, page 1, q={SEARCH_NONE} (none)",
+            lambda c: results.answer_list(c, found, None, SEARCH_NONE),
         ),
         (
-            f"text answers, page 1, q={SEARCH_CHOICE} (a choice)",
-            lambda c: results.text_answers(c, found, None, SEARCH_CHOICE),
+            f"responses, page 1, q={SEARCH_CHOICE} (a choice)",
+            lambda c: results.answer_list(c, found, None, SEARCH_CHOICE),
         ),
-        ("text answers, page 20", lambda c: results.text_answers(c, found, None, "", 20)),
+        ("responses, page 20", lambda c: results.answer_list(c, found, None, page=20)),
+        (
+            "responses, page 1, that gave a choice (~30%)",
+            lambda c: results.answer_list(c, found, None, answer=gave_choice),
+        ),
         (
             "API responses, first 100",
             lambda c: results.responses_after(c, found, None, "all", 0, 100, BASE_URL),
@@ -510,18 +515,19 @@ def check(answers: dict[str, Any], facts: dict[str, Any]) -> None:
         raise SystemExit("figures: the invitations do not add up to count(*)")
     if facts["csv_all"]["rows"] != total or facts["csv_given"]["rows"] != facts["given"]:
         raise SystemExit("CSV: the rows do not match the responses")
-    page = answers["text answers, page 1"]
+    page = answers["responses, page 1"]
     if len(page["items"]) != results.PER_PAGE or not page["has_more"]:
         raise SystemExit("text answers: page 1 is not a full page")
-    rare = answers[f"text answers, page 1, q={SEARCH_RARE} (~1%)"]["items"]
-    if not rare or any(SEARCH_RARE not in i["answers"][0]["answer"].lower() for i in rare):
+    rare = answers[f"responses, page 1, q={SEARCH_RARE} (~1%)"]["items"]
+    texts = [[a["answer"].lower() for a in i["answers"] if a["kind"] == "text"] for i in rare]
+    if not rare or any(not any(SEARCH_RARE in t for t in found) for found in texts):
         raise SystemExit("text answers: the search found the wrong rows")
     for name in (f"q={SEARCH_NONE} (none)", f"q={SEARCH_CHOICE} (a choice)"):
-        if answers[f"text answers, page 1, {name}"]["items"]:
+        if answers[f"responses, page 1, {name}"]["items"]:
             raise SystemExit(f"text answers, {name}: rows found where none match")
     linked = sum(
         1
-        for key in ("text answers, page 1", "text answers, page 20")
+        for key in ("responses, page 1", "responses, page 20")
         for item in answers[key]["items"]
         if item["session_id"]
     )

@@ -458,11 +458,21 @@ def test_text_answers_search_only_the_text_and_link_to_the_replay(
         assert page.status_code == 200
         return re.findall(r'<li data-response="(\d+)">', page.text)
 
-    assert shown() == ["4", "2", "1"]  # newest first; 3 has no text answer
+    assert shown() == ["5", "4", "3", "2", "1"]  # newest first; 6 and 7 hold no answer
     assert shown(q="PRICE") == ["1"]  # 2 chose "Price", but its text does not say it
     assert shown(q="range") == ["1"]
     assert shown(q="q5") == []  # a question id is a JSON key, not an answer
     assert shown(q='"') == ["4"]
+    # A bar of the charts lists the responses that gave its answer.
+    assert shown(answer="q2:Range") == ["4", "3"]
+    assert shown(answer="q1:10") == ["1"]
+    assert shown(answer="q3:Search") == ["2", "1"]
+    assert shown(answer="q2:Price", q="slow") == ["2"]
+    assert shown(answer="q4:1") == []
+    assert client.get(base, params={"answer": "q5:x"}).status_code == 400
+    assert client.get(base, params={"answer": "q1:ten"}).status_code == 400
+    charts = client.get(base).text
+    assert 'href="?from=&amp;to=&amp;answer=q2:Range#responses"' in charts
     page = client.get(base, params={"q": "price"}).text
     assert f'href="/sessions/{session_id}?t=65"' in page
     assert "not recorded" in client.get(base, params={"q": "slow"}).text
@@ -476,11 +486,13 @@ def test_text_answers_come_a_page_at_a_time(
     survey_id, _ = answered
     base = f"/projects/{alice.project.id}/surveys/{survey_id}"
     first = client.get(base).text
-    assert re.findall(r'<li data-response="(\d+)">', first) == ["4", "2"]
+    assert re.findall(r'<li data-response="(\d+)">', first) == ["5", "4"]
     assert "page=2" in first
     second = client.get(base, params={"page": "2"}).text
-    assert re.findall(r'<li data-response="(\d+)">', second) == ["1"]
-    assert "Older" not in second
+    assert re.findall(r'<li data-response="(\d+)">', second) == ["3", "2"]
+    third = client.get(base, params={"page": "3"}).text
+    assert re.findall(r'<li data-response="(\d+)">', third) == ["1"]
+    assert "Older" not in third
 
 
 def test_the_csv_has_every_answer_and_no_formula(

@@ -476,10 +476,13 @@ def test_text_search_compares_casefolded_text_only(
         response = answer(client, alice, sent)
         assert response.status_code == 202, response.text
 
-    def search(q: str) -> list[str]:
+    def search(q: str, answer: str = "") -> list[str]:
         with ctx.engine.connect() as conn:
-            page = results.text_answers(conn, found, None, q)
-        return [item["answers"][0]["answer"] for item in page["items"]]
+            chosen = results.answer_filter(found, answer)
+            page = results.answer_list(conn, found, None, q, chosen)
+        return [
+            a["answer"] for i in page["items"] for a in i["answers"] if a["question_id"] == "q5"
+        ]
 
     assert search("STRASSE") == [texts[0]]
     assert search("straße") == [texts[0]]
@@ -488,3 +491,10 @@ def test_text_search_compares_casefolded_text_only(
     assert search("q5") == []  # a question id is not an answer
     assert search("Price") == []  # nor is a choice
     assert search("") == texts[::-1]
+    # By an answer given: every response that gave it, the text search on top.
+    assert search("", "q1:5") == texts[::-1]
+    assert search("fine", "q1:5") == ["fine"]
+    assert search("", "q1:6") == []
+    for bad in ("q5:x", "q9:1", "q1:high", "nonsense"):
+        with pytest.raises(results.FilterError):
+            results.answer_filter(found, bad)

@@ -455,14 +455,19 @@ def survey_results(
     start: Day = None,
     end: LastDay = None,
     q: Search = "",
+    answer: Annotated[str, Query(max_length=120)] = "",
     page: Page = 1,
 ) -> Response:
     project, role = project_for(request, viewer, project_id)
     found = _survey_or_404(request, project.id, survey_id)
     period, error = _period(start, end)
+    try:
+        chosen = results.answer_filter(found, answer)
+    except results.FilterError as exc:
+        chosen, error = None, str(exc)
     with ctx_of(request).reader.connect() as conn:
         data = results.figures(conn, found, period)
-        texts = results.text_answers(conn, found, period, q, page)
+        texts = results.answer_list(conn, found, period, q, chosen, page)
     return render(
         request,
         "survey.html",

@@ -230,23 +230,60 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def text_answers(
-    conn: Connection, found: Survey, period: Period | None, q: str = "", page: int = 1
+class FilterError(ValueError):
+    """An answer filter that names no question or value of the survey."""
+
+
+def answer_filter(found: Survey, raw: str) -> tuple[Question, int | str] | None:
+    """`q2:Range` or `q1:9` -> the question and the value to list the responses of."""
+    if not raw:
+        return None
+    question_id, _, value = raw.partition(":")
+    question = found.definition.question(question_id)
+    if question is None or question.kind == "text":
+        raise FilterError("Filter by a choice, rating or NPS question of this survey.")
+    if question.kind in ("rating", "nps"):
+        if not value.isdigit():
+            raise FilterError("A rating or NPS answer is a whole number.")
+        return question, int(value)
+    return question, value
+
+
+def _shown_answer(value: Any) -> str:
+    return "; ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+
+
+def answer_list(
+    conn: Connection,
+    found: Survey,
+    period: Period | None,
+    q: str = "",
+    answer: tuple[Question, int | str] | None = None,
+    page: int = 1,
 ) -> dict[str, Any]:
-    """Responses with text answers, newest first, PER_PAGE a page; with q, only those whose
-    text answer contains it, compared casefolded (both sides, so 'strasse' finds 'Straße')."""
+    """Responses that hold answers, newest first, PER_PAGE a page, each with every answer and
+    its replay link. With q, those whose text answer contains it (casefolded on both sides,
+    so 'strasse' finds 'Straße'); with `answer`, those that gave that answer."""
     q = q.strip()
-    texts = [qu for qu in found.definition.questions if qu.kind == "text"]
-    if not texts:
-        return {"items": [], "page": page, "has_more": False, "q": q}
     a = survey_answer.c
-    matching = select(a.response_id).where(
-        *_answer_where(found, period),
-        a.question_id.in_([qu.id for qu in texts]),
-        a.text.is_not(None),
-    )
+    matching = select(a.response_id).where(*_answer_where(found, period))
     if q:
-        matching = matching.where(a.folded.like(f"%{_escape_like(q.casefold())}%", escape="\\"))
+        t = survey_answer.alias("t")
+        texts = [qu.id for qu in found.definition.questions if qu.kind == "text"]
+        text_match = select(t.c.response_id).where(
+            t.c.survey_id == found.id,
+            t.c.question_id.in_(texts),
+            t.c.folded.like(f"%{_escape_like(q.casefold())}%", escape="\\"),
+        )
+        matching = matching.where(a.response_id.in_(text_match))
+    if answer is not None:
+        question, value = answer
+        v = survey_answer.alias("v")
+        column = v.c.number if isinstance(value, int) else v.c.choice
+        gave = select(v.c.response_id).where(
+            v.c.survey_id == found.id, v.c.question_id == question.id, column == value
+        )
+        matching = matching.where(a.response_id.in_(gave))
     ids = (
         conn.execute(
             matching.group_by(a.response_id)
@@ -258,32 +295,36 @@ def text_answers(
         .all()
     )
     has_more = len(ids) > PER_PAGE
-    ids = ids[:PER_PAGE]
     rows = conn.execute(
         select(survey_response)
-        .where(survey_response.c.id.in_(ids))
+        .where(survey_response.c.id.in_(ids[:PER_PAGE]))
         .order_by(survey_response.c.id.desc())
     ).all()
     linked = sessions_of(conn, found.project_id, (row.session_key for row in rows))
     out = []
     for row in rows:
         given = answers_of(row.answers)
-        items = [
-            {"question_id": qu.id, "question": qu.text, "answer": given[qu.id]}
-            for qu in texts
-            if isinstance(given.get(qu.id), str)
-        ]
         out.append(
             {
                 "id": row.id,
                 "state": row.state,
-                "answers": items,
+                "answers": [
+                    {
+                        "question_id": qu.id,
+                        "kind": qu.kind,
+                        "question": qu.text,
+                        "answer": _shown_answer(given[qu.id]),
+                    }
+                    for qu in found.definition.questions
+                    if qu.id in given
+                ],
                 "page_url": row.url,
                 "given_at": given_at(row.ts),
                 **link_fields(linked.get(row.session_key), row.ts),
             }
         )
-    return {"items": out, "page": page, "has_more": has_more, "q": q}
+    chosen = f"{answer[0].id}:{answer[1]}" if answer else ""
+    return {"items": out, "page": page, "has_more": has_more, "q": q, "answer": chosen}
 
 
 # --- responses: the API and the CSV --------------------------------------------------------
