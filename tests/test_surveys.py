@@ -498,3 +498,42 @@ def test_text_search_compares_casefolded_text_only(
     for bad in ("q5:x", "q9:1", "q1:high", "nonsense"):
         with pytest.raises(results.FilterError):
             results.answer_filter(found, bad)
+
+
+def test_sessions_are_found_by_what_their_visitor_said(
+    ctx: Context, client: TestClient, alice: Account, processor: Processor
+) -> None:
+    """Session search: survey answered, NPS group and feedback (console and API)."""
+    session_id = recorded(client, ctx, alice, processor)
+    send(client, alice, batch(0, session_id="sessionQUIET001", start=START))
+    processor.drain()
+    found = said(ctx, client, alice)  # NPS 10 and feedback rated 2 in sessionAAAA0001
+    headers = {"Authorization": f"Bearer {alice.token}"}
+
+    def sessions(**params: str) -> list[str]:
+        response = client.get(
+            f"/api/v1/projects/{alice.project.id}/sessions", params=params, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        return [s["id"] for s in response.json()["sessions"]]
+
+    quiet = next(s for s in sessions() if s != session_id)
+    assert sessions(survey=str(found.id)) == [session_id]
+    assert sessions(survey="*") == [session_id]
+    assert sessions(survey=str(found.id + 1)) == []
+    assert sessions(nps="promoter") == [session_id]
+    assert sessions(nps="detractor") == []
+    assert sessions(feedback="yes") == [session_id]
+    assert sessions(feedback="2") == [session_id]
+    assert sessions(feedback="5") == []
+    for bad in ({"survey": "x"}, {"nps": "fan"}, {"feedback": "9"}):
+        response = client.get(
+            f"/api/v1/projects/{alice.project.id}/sessions", params=bad, headers=headers
+        )
+        assert response.status_code == 400
+    login(client, alice.email)
+    page = client.get(f"/projects/{alice.project.id}", params={"nps": "promoter"}).text
+    assert f'href="/sessions/{session_id}"' in page
+    assert f'href="/sessions/{quiet}"' not in page
+    unfiltered = client.get(f"/projects/{alice.project.id}").text
+    assert f'href="/sessions/{quiet}"' in unfiltered

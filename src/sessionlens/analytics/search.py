@@ -16,14 +16,17 @@ from sqlalchemy import ColumnElement, and_, exists, select, true
 
 from sessionlens.analytics.sources import GROUPS
 from sessionlens.storage.tables import (
+    page_feedback,
     pageview,
     session,
     session_error,
     session_event,
     session_trait,
+    survey_response,
 )
 
 URL_OPS = ("contains", "equals", "pattern")
+NPS_GROUPS = {"detractor": (0, 6), "passive": (7, 8), "promoter": (9, 10)}
 NUMBERS = {  # filter name -> (column, multiplier to its unit, comparison)
     "min_duration": ("duration_ms", 1000, ">="),
     "max_duration": ("duration_ms", 1000, "<="),
@@ -61,6 +64,9 @@ NAMES = (
     "event",
     "errors",
     "error",
+    "survey",
+    "nps",
+    "feedback",
     *NUMBERS,
     *EXACT,
 )
@@ -110,6 +116,12 @@ def parse(query: Mapping[str, str]) -> SessionFilter:
         raise FilterError(f"source must be one of {', '.join(GROUPS)}")
     if values.get("errors", "yes") not in ("yes", "no"):
         raise FilterError("errors must be yes or no")
+    if not (values.get("survey", "*") == "*" or values.get("survey", "").isdigit()):
+        raise FilterError("survey must be a survey's id, or * for any survey")
+    if values.get("nps", "promoter") not in NPS_GROUPS:
+        raise FilterError(f"nps must be one of {', '.join(NPS_GROUPS)}")
+    if values.get("feedback", "yes") not in ("yes", "1", "2", "3", "4", "5"):
+        raise FilterError("feedback must be yes or a rating 1-5")
     if "trait" in values and ":" not in values["trait"]:
         raise FilterError("trait must look like key:value")
     return SessionFilter(values)
@@ -193,6 +205,29 @@ def _conditions(values: dict[str, str]) -> list[ColumnElement[bool]]:
                 )
             )
         )
+    out += _said(values)
+    return out
+
+
+def _said(values: dict[str, str]) -> list[ColumnElement[bool]]:
+    """Survey answers and feedback given in the session (surveys/, by the recorder's id)."""
+    out: list[ColumnElement[bool]] = []
+    r = survey_response.c
+    in_session = [r.project_id == session.c.project_id, r.session_key == session.c.client_id]
+    if "survey" in values or "nps" in values:
+        wanted = [*in_session, r.state.in_(("answered", "dismissed"))]
+        if values.get("survey", "*") != "*":
+            wanted.append(r.survey_id == int(values["survey"]))
+        if "nps" in values:
+            low, high = NPS_GROUPS[values["nps"]]
+            wanted.append(r.nps.between(low, high))
+        out.append(exists(select(r.id).where(*wanted)))
+    if "feedback" in values:
+        f = page_feedback.c
+        wanted = [f.project_id == session.c.project_id, f.session_key == session.c.client_id]
+        if values["feedback"] != "yes":
+            wanted.append(f.rating == int(values["feedback"]))
+        out.append(exists(select(f.id).where(*wanted)))
     return out
 
 

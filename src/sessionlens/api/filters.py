@@ -36,6 +36,13 @@ class SearchParams(BaseModel):
     event: Annotated[str | None, Field(description="the session sent this custom event")] = None
     errors: Annotated[str | None, Field(description="yes: had JavaScript errors; no: none")] = None
     error: Annotated[str | None, Field(description="had this error (its fingerprint)")] = None
+    survey: Annotated[
+        str | None, Field(description="answered (or dismissed part way) this survey id, or *")
+    ] = None
+    nps: Annotated[
+        str | None, Field(description="gave an NPS answer: detractor, passive or promoter")
+    ] = None
+    feedback: Annotated[str | None, Field(description="left feedback: yes, or a rating 1-5")] = None
     min_duration: Annotated[str | None, Field(description="seconds")] = None
     max_duration: Annotated[str | None, Field(description="seconds")] = None
     min_active: Annotated[str | None, Field(description="seconds of activity")] = None
