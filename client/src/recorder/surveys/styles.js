@@ -52,8 +52,8 @@ legend{font-weight:600;padding:0;margin:0 0 8px;outline-offset:2px}
 .sl-choice{display:flex;align-items:center;gap:8px;padding:6px 8px;margin:2px 0;border-radius:6px;border:1px solid #d0d0d0;cursor:pointer}
 .sl-choice:has(input:checked){border-color:var(--sl-accent);box-shadow:inset 0 0 0 1px var(--sl-accent)}
 input[type=radio],input[type=checkbox]{accent-color:var(--sl-accent);width:18px;height:18px;margin:0;flex:none}
-.sl-scale{display:flex;flex-wrap:wrap;gap:4px}
-.sl-scale .sl-choice{flex-direction:column;gap:2px;padding:4px 0;min-width:30px;flex:1 1 0;justify-content:center;margin:0;text-align:center}
+.sl-scale{display:flex;flex-wrap:nowrap;gap:3px}
+.sl-scale .sl-choice{flex-direction:column;gap:2px;padding:4px 0;min-width:0;flex:1 1 0;justify-content:center;margin:0;text-align:center;font-size:13px}
 .sl-scale .sl-choice:has(input:checked){background:var(--sl-accent);color:var(--sl-on-accent)}
 .sl-ends{display:flex;justify-content:space-between;font-size:12px;color:#555;margin-top:4px}
 textarea{font:inherit;width:100%;min-height:80px;resize:vertical;border:1px solid #8a8a8a;border-radius:6px;padding:6px;color:#1b1b1b;background:#fff}
