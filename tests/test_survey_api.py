@@ -18,6 +18,7 @@ from tests.test_survey_console import (
     record_session,
     send_feedback,
     send_responses,
+    start,
 )
 
 
@@ -31,6 +32,7 @@ def answered(
 ) -> tuple[int, str]:
     login(client, alice.email)
     survey_id = made(client, alice)
+    start(client, alice, survey_id)
     session_id = record_session(client, ctx, alice, processor)
     send_responses(client, alice, survey_id)
     client.cookies.clear()  # the API takes a token, never the console's login
@@ -58,8 +60,8 @@ def test_surveys_are_listed_with_their_counts(
     assert response.status_code == 200
     (listed,) = response.json()["surveys"]
     assert listed["id"] == survey_id
-    assert listed["status"] == "draft"
-    assert listed["state"] == "draft"
+    assert listed["status"] == "active"
+    assert listed["state"] == "live"
     assert listed["counts"] == {"shown": 1, "answered": 4, "dismissed": 2, "invited": 7}
     assert [q["id"] for q in listed["definition"]["questions"]] == ["q1", "q2", "q3", "q4", "q5"]
 

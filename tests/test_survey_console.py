@@ -106,6 +106,16 @@ def answer(client: TestClient, account: Account, body: dict[str, Any], path: str
     return client.post(url, content=json.dumps(body), headers=headers)
 
 
+def start(client: TestClient, account: Account, survey_id: int) -> None:
+    """Start a draft in the console: a draft cannot be answered."""
+    started = client.post(
+        f"/projects/{account.project.id}/surveys/{survey_id}/status",
+        data={"action": "start", "csrf_token": csrf(client)},
+        follow_redirects=False,
+    )
+    assert started.status_code == 303, started.text
+
+
 def send_responses(client: TestClient, account: Account, survey_id: int) -> None:
     for key, session_key, offset, state, given in RESPONSES:
         body = {
@@ -142,6 +152,7 @@ def answered(
     """alice logged in, her survey built in the console, the answers sent; (survey, session)."""
     login(client, alice.email)
     survey_id = made(client, alice)
+    start(client, alice, survey_id)
     session_id = record_session(client, ctx, alice, processor)
     send_responses(client, alice, survey_id)
     return survey_id, session_id
@@ -562,6 +573,7 @@ def test_the_preview_page_has_the_widget_hooks(client: TestClient, alice: Accoun
 def test_recorded_text_is_escaped_not_run(client: TestClient, ctx: Context, alice: Account) -> None:
     login(client, alice.email)
     survey_id = made(client, alice)
+    start(client, alice, survey_id)
     body = {
         "response_id": "responseXSS00001",
         "survey_id": survey_id,

@@ -302,6 +302,13 @@ def test_free_text_and_urls_pass_the_privacy_guard(
     assert row.url == "https://shop.example/products/1?ref=x"
 
 
+def test_a_draft_cannot_be_answered(ctx: Context, client: TestClient, alice: Account) -> None:
+    found = make_survey(ctx, alice, status="draft")
+    response = answer(client, alice, body(found.id))
+    assert response.status_code == 404
+    assert stored(ctx) == []
+
+
 def test_answers_to_a_paused_survey_are_kept(
     ctx: Context, client: TestClient, alice: Account
 ) -> None:

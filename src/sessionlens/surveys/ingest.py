@@ -113,7 +113,9 @@ async def receive_answer(project_key: str, request: Request) -> Response:
         def save() -> bool | None:
             with engine.begin() as conn:
                 found = store.get(conn, project.id, survey_id)
-                if found is None:
+                # A draft was never shown to anyone: an answer to it is made up. A paused
+                # one may have been open in a browser when it was paused: kept.
+                if found is None or found.status == "draft":
                     return None
                 checked = answers.checked(body, found.id, found.definition)
                 return answers.store(conn, project.id, found.definition, checked)
