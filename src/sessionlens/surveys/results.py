@@ -265,31 +265,39 @@ def answer_list(
     its replay link. With q, those whose text answer contains it (casefolded on both sides,
     so 'strasse' finds 'Straße'); with `answer`, those that gave that answer."""
     q = q.strip()
-    a = survey_answer.c
-    matching = select(a.response_id).where(*_answer_where(found, period))
+    r = survey_response.c
+    # Walked newest first on the (survey_id, id) index; each filter is a set of response
+    # ids from the answer rows, which SQL builds once.
+    matching = select(r.id).where(
+        *_where(found.project_id, found.id, period),
+        r.state.in_(GIVEN),
+        r.answers != "{}",
+    )
+    t = survey_answer.c
     if q:
-        t = survey_answer.alias("t")
         texts = [qu.id for qu in found.definition.questions if qu.kind == "text"]
-        text_match = select(t.c.response_id).where(
-            t.c.survey_id == found.id,
-            t.c.question_id.in_(texts),
-            t.c.folded.like(f"%{_escape_like(q.casefold())}%", escape="\\"),
+        matching = matching.where(
+            r.id.in_(
+                select(t.response_id).where(
+                    t.survey_id == found.id,
+                    t.question_id.in_(texts),
+                    t.folded.like(f"%{_escape_like(q.casefold())}%", escape="\\"),
+                )
+            )
         )
-        matching = matching.where(a.response_id.in_(text_match))
     if answer is not None:
         question, value = answer
-        v = survey_answer.alias("v")
-        column = v.c.number if isinstance(value, int) else v.c.choice
-        gave = select(v.c.response_id).where(
-            v.c.survey_id == found.id, v.c.question_id == question.id, column == value
+        column = t.number if isinstance(value, int) else t.choice
+        matching = matching.where(
+            r.id.in_(
+                select(t.response_id).where(
+                    t.survey_id == found.id, t.question_id == question.id, column == value
+                )
+            )
         )
-        matching = matching.where(a.response_id.in_(gave))
     ids = (
         conn.execute(
-            matching.group_by(a.response_id)
-            .order_by(a.response_id.desc())
-            .limit(PER_PAGE + 1)
-            .offset((page - 1) * PER_PAGE)
+            matching.order_by(r.id.desc()).limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)
         )
         .scalars()
         .all()
