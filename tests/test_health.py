@@ -15,7 +15,7 @@ from sessionlens import config, metrics
 from sessionlens.app import create_app
 from sessionlens.context import Context
 from sessionlens.processing.processor import Processor
-from sessionlens.web import logs
+from sessionlens.web import logs, serving
 from tests.conftest import Account, batch, send
 
 TOKEN = "m" * 40
@@ -187,3 +187,30 @@ def test_json_logs_are_one_object_a_line_with_the_request(
     assert "next=" not in text
     assert lines[-1]["message"] == "plain line"
     assert lines[-1]["level"] == "warning"
+
+
+def test_text_logs_have_the_same_safe_access_lines(client: TestClient, ctx: Context) -> None:
+    """Text logs (the default) carry the app's access lines, not uvicorn's: no query string,
+    no one-time token, no client address."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter(logs.TEXT_FORMAT))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    level = root.level
+    root.setLevel(logging.INFO)
+    try:
+        client.get("/password/reset/one-time-secret-token?next=/x&email=a@b.example")
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    # The test client's own request log (httpx) is not the server's.
+    text = "\n".join(line for line in stream.getvalue().splitlines() if " httpx" not in line)
+    assert "INFO sessionlens.access: GET /password/reset/{token} " in text
+    assert "one-time-secret-token" not in text
+    assert "next=" not in text
+    assert "a@b.example" not in text
+    assert ctx.settings.log_format == "text"
+    served = serving._config(client.app, ctx.settings, 8000, tls=False)
+    assert served.access_log is False
+    assert served.log_config is None

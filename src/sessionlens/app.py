@@ -254,5 +254,5 @@ def create_app(ctx: Context, run_processor: bool | None = None) -> FastAPI:
     _install_errors(app)
     _document_errors_as_400(app)
     app.add_middleware(SecurityHeaders, https=ctx.settings.is_https)
-    app.add_middleware(Observe, access_lines=ctx.settings.log_format == "json")
+    app.add_middleware(Observe, access_lines=True)
     return app

@@ -35,16 +35,16 @@ def redirect_app(https_port: int) -> ASGIApp:
 
 def _config(app: ASGIApp, settings: Settings, port: int, tls: bool) -> uvicorn.Config:
     trusted = settings.trusted_proxies or ""
-    json_logs = settings.log_format == "json"
     return uvicorn.Config(
         app,
         host=settings.host,
         port=port,
         log_level="info",
-        # JSON: logging is configured by web/logs.py, and the app writes its own access
-        # lines (without query strings or one-time tokens, addresses truncated).
-        log_config=None if json_logs else uvicorn.config.LOGGING_CONFIG,
-        access_log=not json_logs,
+        # Logging is configured by web/logs.py (text or JSON), and the app writes its own
+        # access lines (web/observe.py: no query strings, no one-time tokens); uvicorn's
+        # would print both, and the client's full address.
+        log_config=None,
+        access_log=False,
         server_header=False,
         # X-Forwarded-* only from the configured proxies; none by default.
         proxy_headers=bool(trusted),
