@@ -200,6 +200,8 @@ def test_the_builder_keeps_question_ids_when_a_survey_is_changed(
         "q_choices": ["", "", "Search\nFilters", "", "", "Yes\nNo"] + [""] * 4,
         "name": "Shop NPS, second wave",
         "ends_on": "2099-01-31",
+        "text_next": "Weiter",
+        "text_title": "",
         "csrf_token": csrf(client),
     }
     saved = client.post(
@@ -219,6 +221,9 @@ def test_the_builder_keeps_question_ids_when_a_survey_is_changed(
     ]
     assert second.definition.questions[1].text == "What did you use?"
     assert str(second.ends_on) == "2099-01-31"
+    assert dict(second.definition.texts) == {"next": "Weiter"}  # the widget's words
+    again = client.get(f"/projects/{alice.project.id}/surveys/{survey_id}/edit").text
+    assert 'name="text_next" type="text" maxlength="100" placeholder="Next" value="Weiter"' in again
     assert audit_actions(ctx)[-2:] == ["survey.create", "survey.change"]
 
 

@@ -100,6 +100,19 @@ def test_a_definition_round_trips() -> None:
     assert parsed.trigger == "exit"
     assert parsed.question("q3") is not None
     assert definition.next_question_id(parsed.questions) == "q6"
+    assert parsed.texts == ()
+
+
+def test_the_widget_may_speak_the_sites_language() -> None:
+    texts = {"next": " Weiter ", "submit": "Senden", "back": "", "close": "Close survey"}
+    parsed = definition.parse(DEFINITION | {"texts": texts})
+    # Only what differs from the English default is kept.
+    assert dict(parsed.texts) == {"next": "Weiter", "submit": "Senden"}
+    assert definition.parse(parsed.to_json()) == parsed
+    with pytest.raises(definition.SurveyError, match="no widget text is called 'nope'"):
+        definition.parse(DEFINITION | {"texts": {"nope": "x"}})
+    with pytest.raises(definition.SurveyError, match="more than 100"):
+        definition.parse(DEFINITION | {"texts": {"next": "x" * 101}})
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,7 @@ SURVEY = {
     "targeting": {"pages": ["/demo/products/*"], "share": 100},
     "trigger": {"kind": "delay", "seconds": 1},
     "theme": {"color": "#1d6b48", "position": "bottom-right"},
+    "texts": {"title": "Zwei kurze Fragen", "submit": "Absenden"},
 }
 COMMENT = "The zoom button does nothing"
 DNT = "Object.defineProperty(navigator, 'doNotTrack', {get: () => '1'})"
@@ -94,6 +95,7 @@ def answer_with_the_keyboard(page: Page) -> None:
     dialog.wait_for(state="visible", timeout=10_000)
     assert dialog.get_attribute("role") == "dialog"
     assert "Two quick questions" in dialog.inner_text()
+    assert "Zwei kurze Fragen" in dialog.inner_text()  # the widget's words, as the survey says
     # Nothing was focused on the page, so the survey took the focus.
     page.wait_for_function(f"() => ({ACTIVE})() !== ''")
     # Next without an answer to the required question: told so, and still on it.
@@ -117,6 +119,7 @@ def answer_with_the_keyboard(page: Page) -> None:
     tab_to(page, "TEXTAREA")
     page.keyboard.type(COMMENT)
     tab_to(page, "sl-submit")
+    assert page.locator("#sessionlens-survey .sl-submit").inner_text() == "Absenden"
     page.keyboard.press("Enter")
     thanks = page.locator("#sessionlens-survey .sl-thanks")
     thanks.wait_for(state="visible")

@@ -353,3 +353,19 @@ test('the text on the accent colour is black or white, whichever contrasts more'
   assert.ok(Math.abs(luminance('#ffffff') - 1) < 1e-9);
   assert.equal(luminance('#000000'), 0);
 });
+
+test('a survey may say the widget texts in its own language; the rest stay English', async () => {
+  const { cleanSurvey, cleanTexts, TEXTS } = await import('../src/recorder/surveys/definition.js');
+  const survey = cleanSurvey({
+    id: 3,
+    questions: [{ id: 'q1', kind: 'nps', text: 'Empfehlen?' }],
+    texts: { next: 'Weiter', submit: 'Senden', nps_low: '', unknown: 'x', close: 42 },
+  });
+  assert.equal(survey.texts.next, 'Weiter');
+  assert.equal(survey.texts.submit, 'Senden');
+  assert.equal(survey.texts.nps_low, TEXTS.nps_low);
+  assert.equal(survey.texts.close, TEXTS.close);
+  assert.equal('unknown' in survey.texts, false);
+  assert.deepEqual(cleanTexts(null), TEXTS);
+  assert.equal(cleanTexts({ title: 'x'.repeat(500) }).title.length, 100);
+});

@@ -164,6 +164,7 @@ def values_of(found: store.Survey | None) -> dict[str, Any]:
         "position": d.position,
         "starts_on": found.starts_on.isoformat() if found and found.starts_on else "",
         "ends_on": found.ends_on.isoformat() if found and found.ends_on else "",
+        "texts": dict(d.texts),
     }
 
 
@@ -187,7 +188,12 @@ def values_from(form: FormData) -> dict[str, Any]:
     one |= {name: str(form.get(name, "")) for name in ("visitors", "share", "trigger", "delay")}
     one |= {name: str(form.get(name, "")) for name in ("color", "position")}
     one |= {name: str(form.get(name, "")) for name in ("starts_on", "ends_on")}
-    return one | {"rows": rows, "devices": [str(v) for v in form.getlist("devices")]}
+    texts = {key: str(form.get(f"text_{key}", "")) for key in definition.TEXTS}
+    return one | {
+        "rows": rows,
+        "devices": [str(v) for v in form.getlist("devices")],
+        "texts": texts,
+    }
 
 
 def _number(raw: str, whole: bool) -> Any:
@@ -245,6 +251,7 @@ def parsed(
             "seconds": _number(values["delay"] or "0", True),
         },
         "theme": {"color": values["color"], "position": values["position"]},
+        "texts": {key: words for key, words in values["texts"].items() if words.strip()},
     }
     starts_on = _day(values["starts_on"], "start")
     ends_on = _day(values["ends_on"], "end")
@@ -276,6 +283,7 @@ def _form_page(
         kinds=KIND_LABELS,
         devices=definition.DEVICES,
         positions=POSITIONS,
+        widget_texts=definition.TEXTS,
     )
 
 

@@ -32,6 +32,27 @@ MAX_PAGES = 50
 MAX_PATTERN = 300
 MAX_DELAY_S = 600
 DEFAULT_COLOR = "#2f6fde"
+# The widget's own words, which a survey may say in its site's language (only the ones
+# changed are stored; the widget has the same defaults, client/src/recorder/surveys/).
+TEXTS = {
+    "title": "Quick survey",
+    "invitation": "Quick question?",
+    "open": "Answer",
+    "next": "Next",
+    "back": "Back",
+    "submit": "Submit",
+    "close": "Close survey",
+    "of": "of",
+    "required": "Please answer this question to continue.",
+    "required_mark": "(required)",
+    "choose_any": "Choose any.",
+    "your_answer": "Your answer (up to 2,000 characters)",
+    "nps_low": "Not likely",
+    "nps_high": "Very likely",
+    "rating_low": "Very poor",
+    "rating_high": "Excellent",
+}
+MAX_WIDGET_TEXT = 100
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _QUESTION_ID = re.compile(r"^q[0-9]{1,6}$")
 
@@ -86,6 +107,7 @@ class Definition:
     delay_s: int = 5
     color: str = DEFAULT_COLOR
     position: str = "bottom-right"
+    texts: tuple[tuple[str, str], ...] = ()  # (key, words) of TEXTS changed for this survey
 
     def question(self, question_id: str) -> Question | None:
         return next((q for q in self.questions if q.id == question_id), None)
@@ -98,6 +120,7 @@ class Definition:
             "targeting": self.targeting.to_json(),
             "trigger": {"kind": self.trigger, "seconds": self.delay_s},
             "theme": {"color": self.color, "position": self.position},
+            "texts": dict(self.texts),
         }
 
 
@@ -185,6 +208,20 @@ def _targeting(raw: Any) -> Targeting:
     return Targeting(_pages(item.get("pages")), ordered, visitors, round(float(share), 2))
 
 
+def _texts(raw: Any) -> tuple[tuple[str, str], ...]:
+    """The widget's words changed for this survey; empty or default ones are dropped."""
+    item = _object(raw, "texts")
+    out = []
+    for key, default in TEXTS.items():
+        words = _text(item.get(key), f"the widget text {key!r}", MAX_WIDGET_TEXT)
+        if words and words != default:
+            out.append((key, words))
+    unknown = sorted(set(item) - set(TEXTS))
+    if unknown:
+        raise SurveyError(f"no widget text is called {unknown[0][:40]!r}")
+    return tuple(out)
+
+
 def parse(raw: Any) -> Definition:
     item = _object(raw, "a survey")
     questions_raw = item.get("questions")
@@ -207,6 +244,7 @@ def parse(raw: Any) -> Definition:
     if position not in POSITIONS:
         raise SurveyError(f"the position is one of {', '.join(POSITIONS)}")
     return Definition(
+        texts=_texts(item.get("texts")),
         questions=questions,
         intro=_text(item.get("intro"), "the intro", MAX_TEXT),
         thanks=_text(item.get("thanks"), "the thank-you text", MAX_TEXT),

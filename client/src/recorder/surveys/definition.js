@@ -118,7 +118,40 @@ export function cleanSurvey(raw) {
     targeting: cleanTargeting(raw.targeting),
     trigger: cleanTrigger(raw.trigger),
     theme: cleanTheme(raw.theme),
+    texts: cleanTexts(raw.texts),
   };
+}
+
+/**
+ * The widget's words (the same keys and defaults as sessionlens.surveys.definition.TEXTS):
+ * the survey's own where it has them, else English.
+ */
+export const TEXTS = {
+  title: 'Quick survey',
+  invitation: 'Quick question?',
+  open: 'Answer',
+  next: 'Next',
+  back: 'Back',
+  submit: 'Submit',
+  close: 'Close survey',
+  of: 'of',
+  required: 'Please answer this question to continue.',
+  required_mark: '(required)',
+  choose_any: 'Choose any.',
+  your_answer: 'Your answer (up to 2,000 characters)',
+  nps_low: 'Not likely',
+  nps_high: 'Very likely',
+  rating_low: 'Very poor',
+  rating_high: 'Excellent',
+};
+
+export function cleanTexts(raw) {
+  const out = {};
+  for (const key of Object.keys(TEXTS)) {
+    const words = isObject(raw) ? text(raw[key], 100) : '';
+    out[key] = words || TEXTS[key];
+  }
+  return out;
 }
 
 /** The config's `surveys`, in its order, the unusable ones (and repeated ids) left out. */

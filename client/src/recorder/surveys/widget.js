@@ -8,6 +8,7 @@
 // .sl-error, .sl-progress.
 
 import { answerFrom, missingRequired, shapeAnswers } from './answers.js';
+import { cleanTexts } from './definition.js';
 import { announce, el, focusable, focusKeeper, pageBusy, shadowHost } from './dom.js';
 import { SURVEY_CSS, themeVars } from './styles.js';
 import { isSmallScreen } from './targeting.js';
@@ -15,9 +16,6 @@ import { isSmallScreen } from './targeting.js';
 export const HOST_ID = 'sessionlens-survey';
 export const THANKS_DEFAULT = 'Thank you for your answers.';
 export const THANKS_CLOSE_MS = 4000;
-const TITLE = 'Quick survey';
-const RATING_ENDS = ['Very poor', 'Excellent'];
-const NPS_ENDS = ['Not likely', 'Very likely'];
 
 function inputsOf(fieldset, question) {
   if (question.kind === 'text') {
@@ -38,23 +36,23 @@ function choiceRow(doc, type, name, value, label, checked) {
   return row;
 }
 
-function questionFieldset(doc, question, index, answer) {
+function questionFieldset(doc, question, index, answer, words) {
   const legendId = 'sl-q-' + index;
   const fieldset = el(doc, 'fieldset', { 'data-question': question.id });
   const legend = el(doc, 'legend', { id: legendId, tabindex: '-1' }, question.text);
-  if (question.required) legend.appendChild(el(doc, 'span', { class: 'sl-req' }, ' (required)'));
+  if (question.required) legend.appendChild(el(doc, 'span', { class: 'sl-req' }, ' ' + words.required_mark));
   fieldset.appendChild(legend);
   const name = 'sl-' + question.id;
   if (question.kind === 'single' || question.kind === 'multiple') {
     const type = question.kind === 'single' ? 'radio' : 'checkbox';
-    if (question.kind === 'multiple') fieldset.appendChild(el(doc, 'p', { class: 'sl-label' }, 'Choose any.'));
+    if (question.kind === 'multiple') fieldset.appendChild(el(doc, 'p', { class: 'sl-label' }, words.choose_any));
     for (const choice of question.choices) {
       const checked = question.kind === 'single' ? answer === choice : Array.isArray(answer) && answer.indexOf(choice) >= 0;
       fieldset.appendChild(choiceRow(doc, type, name, choice, choice, checked));
     }
   } else if (question.kind === 'rating' || question.kind === 'nps') {
     const [lo, hi] = question.kind === 'rating' ? [1, 5] : [0, 10];
-    const ends = question.kind === 'rating' ? RATING_ENDS : NPS_ENDS;
+    const ends = question.kind === 'rating' ? [words.rating_low, words.rating_high] : [words.nps_low, words.nps_high];
     const endsId = 'sl-ends-' + index;
     fieldset.setAttribute('aria-describedby', endsId);
     const scale = el(doc, 'div', { class: 'sl-scale' });
@@ -66,7 +64,7 @@ function questionFieldset(doc, question, index, answer) {
     fieldset.appendChild(endRow);
   } else {
     const areaId = 'sl-text-' + index;
-    fieldset.appendChild(el(doc, 'label', { class: 'sl-label', for: areaId }, 'Your answer (up to 2,000 characters)'));
+    fieldset.appendChild(el(doc, 'label', { class: 'sl-label', for: areaId }, words.your_answer));
     const area = el(doc, 'textarea', { id: areaId, maxlength: '2000', rows: '3', 'aria-describedby': legendId });
     area.value = typeof answer === 'string' ? answer : '';
     fieldset.appendChild(area);
@@ -87,6 +85,7 @@ export function openSurvey(survey, options) {
   if (!doc.body || doc.getElementById(HOST_ID)) return null;
   const small = typeof o.small === 'boolean' ? o.small : isSmallScreen(win.innerWidth || 0, win.innerHeight || 0);
   const questions = survey.questions;
+  const words = cleanTexts(survey.texts);
   const answers = {};
   let step = 0;
   let phase = small ? 'bar' : 'open'; // bar -> open -> thanks -> closed
@@ -112,15 +111,15 @@ export function openSurvey(survey, options) {
   let bar = null;
 
   function closeButton() {
-    const button = el(doc, 'button', { type: 'button', class: 'sl-close sl-x', 'aria-label': 'Close survey' }, '\u00d7');
+    const button = el(doc, 'button', { type: 'button', class: 'sl-close sl-x', 'aria-label': words.close }, '\u00d7');
     button.addEventListener('click', () => finish('dismissed'));
     return button;
   }
 
   function buildBar() {
-    bar = el(doc, 'div', { class: 'sl-bar', role: 'region', 'aria-label': 'Survey invitation' });
-    bar.appendChild(el(doc, 'span', { class: 'sl-bar-text' }, 'Quick question?'));
-    const open = el(doc, 'button', { type: 'button', class: 'sl-open sl-primary' }, 'Answer');
+    bar = el(doc, 'div', { class: 'sl-bar', role: 'region', 'aria-label': words.invitation });
+    bar.appendChild(el(doc, 'span', { class: 'sl-bar-text' }, words.invitation));
+    const open = el(doc, 'button', { type: 'button', class: 'sl-open sl-primary' }, words.open);
     open.addEventListener('click', () => openDialog(true));
     bar.appendChild(open);
     bar.appendChild(closeButton());
@@ -131,7 +130,7 @@ export function openSurvey(survey, options) {
   function buildDialog() {
     dialog = el(doc, 'div', { class: 'sl-dialog', role: 'dialog', 'aria-labelledby': 'sl-title' });
     const head = el(doc, 'div', { class: 'sl-head' });
-    heading = el(doc, 'h2', { id: 'sl-title', tabindex: '-1' }, TITLE);
+    heading = el(doc, 'h2', { id: 'sl-title', tabindex: '-1' }, words.title);
     head.appendChild(heading);
     head.appendChild(closeButton());
     dialog.appendChild(head);
@@ -158,20 +157,20 @@ export function openSurvey(survey, options) {
 
   function renderStep(moveFocus) {
     const question = questions[step];
-    const { fieldset, legend } = questionFieldset(doc, question, step, answers[question.id]);
+    const { fieldset, legend } = questionFieldset(doc, question, step, answers[question.id], words);
     body.textContent = '';
     body.appendChild(fieldset);
     current = { question, fieldset };
     error.textContent = '';
     foot.textContent = '';
-    foot.appendChild(el(doc, 'span', { class: 'sl-progress' }, (step + 1) + ' of ' + questions.length));
+    foot.appendChild(el(doc, 'span', { class: 'sl-progress' }, (step + 1) + ' ' + words.of + ' ' + questions.length));
     if (step > 0) {
-      const back = el(doc, 'button', { type: 'button', class: 'sl-back' }, 'Back');
+      const back = el(doc, 'button', { type: 'button', class: 'sl-back' }, words.back);
       back.addEventListener('click', () => go(-1));
       foot.appendChild(back);
     }
     const last = step === questions.length - 1;
-    const next = el(doc, 'button', { type: 'button', class: (last ? 'sl-submit' : 'sl-next') + ' sl-primary' }, last ? 'Submit' : 'Next');
+    const next = el(doc, 'button', { type: 'button', class: (last ? 'sl-submit' : 'sl-next') + ' sl-primary' }, last ? words.submit : words.next);
     next.addEventListener('click', () => go(1));
     foot.appendChild(next);
     if (moveFocus) focusable(legend);
@@ -182,7 +181,7 @@ export function openSurvey(survey, options) {
     keep();
     const question = questions[step];
     if (delta > 0 && missingRequired(question, answers[question.id])) {
-      error.textContent = 'Please answer this question to continue.';
+      error.textContent = words.required;
       return;
     }
     if (delta > 0 && step === questions.length - 1) {
