@@ -287,6 +287,26 @@ def _form_page(
     )
 
 
+def _audit(
+    request: Request,
+    viewer: Viewer,
+    project: Project,
+    action: str,
+    survey_id: int,
+    **detail: object,
+) -> None:
+    """One audit entry about a survey of the project."""
+    record_action(
+        request,
+        viewer,
+        project.organisation_id,
+        action,
+        "survey",
+        str(survey_id),
+        {"project_id": project.id, **detail},
+    )
+
+
 def _manager_project(request: Request, viewer: Viewer, project_id: int) -> tuple[Project, str]:
     project, role = project_for(request, viewer, project_id)
     require_manager(role)
@@ -319,15 +339,7 @@ async def create_survey(request: Request, viewer: ViewerDep, project_id: DbId) -
             )
     except SurveyError as exc:
         return _form_page(request, viewer, project, role, values, error=str(exc))
-    record_action(
-        request,
-        viewer,
-        project.organisation_id,
-        "survey.create",
-        "survey",
-        str(made.id),
-        {"project_id": project.id, "name": made.name},
-    )
+    _audit(request, viewer, project, "survey.create", made.id, name=made.name)
     return RedirectResponse(f"/projects/{project.id}/surveys/{made.id}", status_code=303)
 
 
@@ -353,15 +365,7 @@ async def change_survey(
             store.change(conn, project.id, before.id, values["name"], checked, starts_on, ends_on)
     except SurveyError as exc:
         return _form_page(request, viewer, project, role, values, before, str(exc))
-    record_action(
-        request,
-        viewer,
-        project.organisation_id,
-        "survey.change",
-        "survey",
-        str(before.id),
-        {"project_id": project.id, "name": values["name"].strip()},
-    )
+    _audit(request, viewer, project, "survey.change", before.id, name=values["name"].strip())
     return RedirectResponse(f"/projects/{project.id}/surveys/{before.id}", status_code=303)
 
 
@@ -392,15 +396,7 @@ async def move_survey(
         )
     with ctx_of(request).engine.begin() as conn:
         store.set_status(conn, project.id, found.id, becomes)
-    record_action(
-        request,
-        viewer,
-        project.organisation_id,
-        f"survey.{action}",
-        "survey",
-        str(found.id),
-        {"project_id": project.id, "status": becomes},
-    )
+    _audit(request, viewer, project, f"survey.{action}", found.id, status=becomes)
     return RedirectResponse(f"/projects/{project.id}/surveys/{found.id}", status_code=303)
 
 
@@ -414,15 +410,7 @@ async def delete_survey(
         raise HTTPException(400, "Tick the box to confirm that the survey and its answers go.")
     with ctx_of(request).engine.begin() as conn:
         store.remove(conn, project.id, found.id)
-    record_action(
-        request,
-        viewer,
-        project.organisation_id,
-        "survey.delete",
-        "survey",
-        str(found.id),
-        {"project_id": project.id, "name": found.name},
-    )
+    _audit(request, viewer, project, "survey.delete", found.id, name=found.name)
     return RedirectResponse(f"/projects/{project.id}/surveys", status_code=303)
 
 
@@ -512,15 +500,7 @@ def survey_csv(
     period, error = _period(start, end)
     if error:
         raise HTTPException(400, error)
-    record_action(
-        request,
-        viewer,
-        project.organisation_id,
-        "survey.export",
-        "survey",
-        str(found.id),
-        {"project_id": project.id},
-    )
+    _audit(request, viewer, project, "survey.export", found.id)
     ctx = ctx_of(request)
     lines: Iterator[str] = results.csv_lines(
         ctx.reader, found, period, everything, ctx.settings.base_url
