@@ -1,7 +1,9 @@
 """Surveys and the feedback button in chromium, on the demo shop: a targeted visitor answers a
 survey with the keyboard alone and it shows on the results page and the replay's timeline; the
-next page within the frequency window shows none; a Do-Not-Track visitor never sees one; a
-phone gets a bar, then a sheet over at most half the screen; feedback points at an element."""
+next page within the frequency window shows none; a visitor sending Do-Not-Track or Global
+Privacy Control, or who opted out, never sees one; an exit-intent survey waits for the pointer
+to leave; a phone gets a bar, then a sheet over at most half the screen; feedback points at
+an element."""
 
 from __future__ import annotations
 
@@ -47,6 +49,11 @@ SURVEY = {
 }
 COMMENT = "The zoom button does nothing"
 DNT = "Object.defineProperty(navigator, 'doNotTrack', {get: () => '1'})"
+GPC = "Object.defineProperty(navigator, 'globalPrivacyControl', {get: () => true})"
+LEAVE = (
+    "() => document.dispatchEvent(new MouseEvent('mouseout',"
+    " {bubbles: true, clientX: 600, clientY: -2, relatedTarget: null}))"
+)
 ACTIVE = (
     "() => { const h = document.getElementById('sessionlens-survey');"
     " const a = h && h.shadowRoot && h.shadowRoot.activeElement;"
@@ -56,7 +63,8 @@ ACTIVE = (
 
 
 def set_up(engine: Engine) -> tuple[int, list[int]]:
-    """Two live surveys on the product pages, and the feedback button on."""
+    """Two live surveys on the product pages, one on exit intent from the cart, and the
+    feedback button on."""
     with engine.begin() as conn:
         project_id = int(conn.execute(select(project.c.id)).scalar_one())
         found = projects.by_id(conn, project_id)
@@ -68,6 +76,14 @@ def set_up(engine: Engine) -> tuple[int, list[int]]:
                 conn, project_id, name, definition.parse(SURVEY), None, status="active"
             )
             ids.append(made.id)
+        on_exit = SURVEY | {
+            "targeting": {"pages": ["/demo/cart"]},
+            "trigger": {"kind": "exit", "seconds": 0},
+        }
+        made = store.create(
+            conn, project_id, "Leaving", definition.parse(on_exit), None, status="active"
+        )
+        ids.append(made.id)
     return project_id, ids
 
 
@@ -157,12 +173,15 @@ def visit(browser: Browser, server: Server, requests: list[Request]) -> None:
 
 
 def never_for(browser: Browser, server: Server, why: str) -> None:
-    """A Do-Not-Track visitor, or one who opted out on an earlier page, is never invited."""
+    """A visitor who sends Do-Not-Track or Global Privacy Control, or who opted out on an
+    earlier page, is never invited."""
     requests: list[Request] = []
     context = context_with_log(browser, requests, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     if why == "do-not-track":
         context.add_init_script(DNT)
+    elif why == "global-privacy-control":
+        context.add_init_script(GPC)
     else:
         page.goto(f"{server.base_url}/demo/")
         page.wait_for_function("() => window.sessionlens.status() === 'recording'")
@@ -206,6 +225,25 @@ def on_a_phone(browser: Browser, server: Server, requests: list[Request]) -> Non
     assert box is not None
     page.locator("#sessionlens-survey .sl-close").click()
     page.wait_for_timeout(1000)
+    assert page.locator("#sessionlens-survey .sl-dialog").count() == 0
+    context.close()
+
+
+def on_exit(browser: Browser, server: Server, survey_id: int) -> None:
+    """An exit-intent survey waits on the page until the pointer leaves through the top."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{server.base_url}/demo/cart")
+    page.wait_for_function("() => window.sessionlens.status() === 'recording'")
+    page.mouse.move(600, 400)
+    page.wait_for_timeout(2500)
+    assert page.locator("#sessionlens-survey").count() == 0
+    page.evaluate(LEAVE)
+    dialog = page.locator("#sessionlens-survey .sl-dialog")
+    dialog.wait_for(state="visible", timeout=5000)
+    assert page.locator("#sessionlens-survey").get_attribute("data-survey-id") == str(survey_id)
+    page.keyboard.press("Escape")  # dismissed
+    page.wait_for_timeout(500)
     assert page.locator("#sessionlens-survey .sl-dialog").count() == 0
     context.close()
 
@@ -257,14 +295,16 @@ def test_surveys_and_feedback_in_the_browser(tmp_path: Path, database_url: str) 
         engine = make_engine(database_url)
         try:
             token = api_token(engine)
-            project_id, (first, _second) = set_up(engine)
+            project_id, (first, _second, leaving) = set_up(engine)
         finally:
             engine.dispose()
         requests: list[Request] = []
         with chromium() as browser:
             visit(browser, server, requests)
             never_for(browser, server, "do-not-track")
+            never_for(browser, server, "global-privacy-control")
             never_for(browser, server, "opted-out")
+            on_exit(browser, server, leaving)
             on_a_phone(browser, server, requests)
             answers = sent_to(requests, "/survey")
             assert {a["survey_id"] for a in answers} == {first}  # the second never showed
