@@ -330,6 +330,8 @@ def test_survey_settings_are_saved_by_managers(
         "feedback_color": "#AA3300",
         "feedback_position": "left",
         "feedback_label": "Tell us",
+        "fbtext_send": "Senden",
+        "fbtext_title": "",
         "csrf_token": csrf(client),
     }
     saved = client.post(
@@ -339,7 +341,13 @@ def test_survey_settings_are_saved_by_managers(
     with ctx.engine.connect() as conn:
         found = projects.get_for_user(conn, alice.user_id, alice.project.id)
     assert found is not None
-    assert found.surveys == SurveySettings(14, True, "#aa3300", "left", "Tell us")
+    assert found.surveys == SurveySettings(
+        14, True, "#aa3300", "left", "Tell us", (("send", "Senden"),)
+    )
+    again = client.get(f"/projects/{alice.project.id}/surveys").text
+    assert (
+        'name="fbtext_send" type="text" maxlength="100" placeholder="Send" value="Senden"' in again
+    )
     bad = client.post(
         f"/projects/{alice.project.id}/surveys/settings",
         data=data | {"every_days": "0", "csrf_token": csrf(client)},

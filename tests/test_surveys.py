@@ -19,6 +19,7 @@ from sessionlens.recordings import retention, subjects
 from sessionlens.storage.tables import page_feedback, session, survey_response, utcnow
 from sessionlens.surveys import definition, results, store
 from sessionlens.surveys.settings import SurveySettings
+from sessionlens.surveys.settings import parse as settings_parse
 from tests.conftest import Account, batch, login, send
 
 NOW = int(time.time() * 1000)
@@ -185,7 +186,16 @@ def test_config_sends_live_surveys_only(ctx: Context, client: TestClient, alice:
 def test_survey_settings_reach_the_config(ctx: Context, client: TestClient, alice: Account) -> None:
     with ctx.engine.begin() as conn:
         projects.save_survey_settings(
-            conn, alice.project, SurveySettings(every_days=7, feedback=True, feedback_label="Tell")
+            conn,
+            alice.project,
+            settings_parse(
+                {
+                    "every_days": "7",
+                    "feedback": "on",
+                    "feedback_label": "Tell",
+                    "feedback_texts": {"send": "Senden", "title": "", "thanks": "Danke!"},
+                }
+            ),
         )
     sent = config(client, alice)
     assert sent["survey_every_days"] == 7
@@ -194,7 +204,15 @@ def test_survey_settings_reach_the_config(ctx: Context, client: TestClient, alic
         "color": "#2f6fde",
         "position": "right",
         "label": "Tell",
+        "texts": {"send": "Senden", "thanks": "Danke!"},
     }
+    for bad, message in (
+        ({"feedback_texts": {"nope": "x"}}, "no feedback panel text"),
+        ({"feedback_texts": {"send": "x" * 101}}, "more than 100"),
+        ({"feedback_texts": "Senden"}, "an object"),
+    ):
+        with pytest.raises(definition.SurveyError, match=message):
+            settings_parse(bad)
     assert sent["surveys"] == []
 
 

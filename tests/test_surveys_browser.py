@@ -69,7 +69,8 @@ def set_up(engine: Engine) -> tuple[int, list[int]]:
         project_id = int(conn.execute(select(project.c.id)).scalar_one())
         found = projects.by_id(conn, project_id)
         assert found is not None
-        projects.save_survey_settings(conn, found, SurveySettings(every_days=30, feedback=True))
+        chosen = SurveySettings(every_days=30, feedback=True, feedback_texts=(("send", "Senden"),))
+        projects.save_survey_settings(conn, found, chosen)
         ids = []
         for name in ("Shop NPS", "Second survey"):
             made = store.create(
@@ -148,7 +149,9 @@ def give_feedback(page: Page) -> None:
     page.locator("#sessionlens-feedback .sl-fb-comment").fill(COMMENT)
     page.locator("#sessionlens-feedback .sl-fb-pick").click()
     page.locator("#zoom").click()  # picked, not pressed
-    page.locator("#sessionlens-feedback .sl-fb-send").click()
+    send = page.locator("#sessionlens-feedback .sl-fb-send")
+    assert send.inner_text() == "Senden"  # the panel's words, as the project says
+    send.click()
 
 
 def visit(browser: Browser, server: Server, requests: list[Request]) -> None:

@@ -115,7 +115,8 @@ test('mergeRules passes surveys, the invitation cap and the feedback button thro
   }, {});
   assert.deepEqual(rules.surveys.map((s) => s.id), [7]);
   assert.equal(rules.surveyEveryDays, 7);
-  assert.deepEqual(rules.feedback, { enabled: true, color: '#ffcc00', position: 'left', label: 'Tell us' });
+  const { texts: _texts, ...feedback } = rules.feedback;
+  assert.deepEqual(feedback, { enabled: true, color: '#ffcc00', position: 'left', label: 'Tell us' });
   const empty = mergeRules({}, {});
   assert.deepEqual(empty.surveys, []);
   assert.equal(empty.surveyEveryDays, 30);
@@ -130,7 +131,8 @@ test('mergeRules passes surveys, the invitation cap and the feedback button thro
 });
 
 test('feedback settings: enabled only when exactly true, defaults for the rest', () => {
-  assert.deepEqual(cleanFeedback({ enabled: 'true' }), { enabled: false, color: '#2f6fde', position: 'right', label: 'Feedback' });
+  const { texts: _texts, ...off } = cleanFeedback({ enabled: 'true' });
+  assert.deepEqual(off, { enabled: false, color: '#2f6fde', position: 'right', label: 'Feedback' });
   assert.deepEqual(cleanFeedback({ enabled: true, position: 'bottom-right', label: '  ' }).position, 'bottom-right');
   assert.equal(cleanFeedback({ enabled: true, label: '  ' }).label, 'Feedback');
   assert.equal(cleanFeedback({ enabled: true, label: 'x'.repeat(100) }).label.length, 40);
@@ -368,4 +370,14 @@ test('a survey may say the widget texts in its own language; the rest stay Engli
   assert.equal('unknown' in survey.texts, false);
   assert.deepEqual(cleanTexts(null), TEXTS);
   assert.equal(cleanTexts({ title: 'x'.repeat(500) }).title.length, 100);
+});
+
+test('the feedback panel may speak the site language; the rest stays English', async () => {
+  const { cleanFeedback, FEEDBACK_TEXTS } = await import('../src/recorder/surveys/definition.js');
+  const settings = cleanFeedback({ enabled: true, texts: { send: 'Senden', rating_1: 'Sehr schlecht', bogus: 'x', thanks: 7 } });
+  assert.equal(settings.texts.send, 'Senden');
+  assert.equal(settings.texts.rating_1, 'Sehr schlecht');
+  assert.equal(settings.texts.thanks, FEEDBACK_TEXTS.thanks);
+  assert.equal('bogus' in settings.texts, false);
+  assert.deepEqual(cleanFeedback(null).texts, FEEDBACK_TEXTS);
 });

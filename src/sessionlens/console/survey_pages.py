@@ -91,6 +91,7 @@ def _list_page(
         can_edit=role in MANAGERS,
         chosen=extra.pop("chosen", project.surveys),
         feedback_positions=FEEDBACK_POSITIONS,
+        feedback_texts=survey_settings.FEEDBACK_TEXTS,
         **extra,
     )
 
@@ -110,7 +111,10 @@ async def save_settings(request: Request, viewer: ViewerDep, project_id: DbId) -
     project, role = project_for(request, viewer, project_id)
     require_manager(role)
     names = ("every_days", "feedback", "feedback_color", "feedback_position", "feedback_label")
-    raw = {name: str(form[name]) for name in names if name in form}
+    raw: dict[str, Any] = {name: str(form[name]) for name in names if name in form}
+    raw["feedback_texts"] = {
+        key: str(form.get(f"fbtext_{key}", "")) for key in survey_settings.FEEDBACK_TEXTS
+    }
     try:
         chosen = survey_settings.parse(raw)
     except SurveyError as exc:

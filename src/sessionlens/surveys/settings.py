@@ -17,6 +17,27 @@ DEFAULT_EVERY_DAYS = 30
 MAX_EVERY_DAYS = 365
 MAX_LABEL = 40
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+# The feedback panel's words, which a project may give in its site's language (only the
+# ones changed are stored; the recorder has the same defaults).
+FEEDBACK_TEXTS = {
+    "title": "Feedback on this page",
+    "question": "How would you rate this page?",
+    "rating_1": "Very bad",
+    "rating_2": "Bad",
+    "rating_3": "OK",
+    "rating_4": "Good",
+    "rating_5": "Very good",
+    "comment": "Comment (optional)",
+    "pick": "Highlight an element",
+    "pick_hint": "Click the part of the page you mean (Tab moves, Enter picks, Escape cancels).",
+    "picked": "Highlighted:",
+    "remove": "Remove",
+    "send": "Send",
+    "close": "Close feedback",
+    "required": "Please choose a rating before sending.",
+    "thanks": "Thank you for your feedback.",
+}
+MAX_TEXT = 100
 
 
 @dataclass(frozen=True)
@@ -26,6 +47,7 @@ class SurveySettings:
     feedback_color: str = DEFAULT_COLOR
     feedback_position: str = "right"
     feedback_label: str = "Feedback"
+    feedback_texts: tuple[tuple[str, str], ...] = ()  # (key, words) of FEEDBACK_TEXTS changed
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -34,6 +56,7 @@ class SurveySettings:
             "feedback_color": self.feedback_color,
             "feedback_position": self.feedback_position,
             "feedback_label": self.feedback_label,
+            "feedback_texts": dict(self.feedback_texts),
         }
 
     def recorder_config(self) -> dict[str, Any]:
@@ -44,6 +67,7 @@ class SurveySettings:
                 "color": self.feedback_color,
                 "position": self.feedback_position,
                 "label": self.feedback_label,
+                "texts": dict(self.feedback_texts),
             },
         }
 
@@ -70,7 +94,30 @@ def parse(raw: dict[str, Any]) -> SurveySettings:
     label = label.strip() if isinstance(label, str) else ""
     if len(label) > MAX_LABEL:
         raise SurveyError(f"the feedback button's label has at most {MAX_LABEL} characters")
-    return SurveySettings(every, feedback, color.lower(), position, label or "Feedback")
+    texts = _texts(raw.get("feedback_texts"))
+    return SurveySettings(every, feedback, color.lower(), position, label or "Feedback", texts)
+
+
+def _texts(raw: Any) -> tuple[tuple[str, str], ...]:
+    """The panel's words changed by the project; empty or default ones are dropped."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise SurveyError("the feedback panel's texts are an object")
+    unknown = sorted(set(raw) - set(FEEDBACK_TEXTS))
+    if unknown:
+        raise SurveyError(f"no feedback panel text is called {str(unknown[0])[:40]!r}")
+    out = []
+    for key, default in FEEDBACK_TEXTS.items():
+        words = raw.get(key)
+        words = words.strip() if isinstance(words, str) else ""
+        if len(words) > MAX_TEXT:
+            raise SurveyError(
+                f"the feedback panel text {key!r} has more than {MAX_TEXT} characters"
+            )
+        if words and words != default:
+            out.append((key, words))
+    return tuple(out)
 
 
 def of_settings(settings: dict[str, Any]) -> SurveySettings:

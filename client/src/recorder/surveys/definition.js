@@ -183,5 +183,35 @@ export function cleanFeedback(raw) {
     color: cleanColor(f.color),
     position: ['right', 'left', 'bottom-right'].indexOf(f.position) >= 0 ? f.position : 'right',
     label,
+    texts: cleanFeedbackTexts(f.texts),
   };
+}
+
+/** The feedback panel's words (sessionlens.surveys.settings.FEEDBACK_TEXTS): the project's, else English. */
+export const FEEDBACK_TEXTS = {
+  title: 'Feedback on this page',
+  question: 'How would you rate this page?',
+  rating_1: 'Very bad',
+  rating_2: 'Bad',
+  rating_3: 'OK',
+  rating_4: 'Good',
+  rating_5: 'Very good',
+  comment: 'Comment (optional)',
+  pick: 'Highlight an element',
+  pick_hint: 'Click the part of the page you mean (Tab moves, Enter picks, Escape cancels).',
+  picked: 'Highlighted:',
+  remove: 'Remove',
+  send: 'Send',
+  close: 'Close feedback',
+  required: 'Please choose a rating before sending.',
+  thanks: 'Thank you for your feedback.',
+};
+
+export function cleanFeedbackTexts(raw) {
+  const out = {};
+  for (const key of Object.keys(FEEDBACK_TEXTS)) {
+    const words = isObject(raw) ? text(raw[key], 100) : '';
+    out[key] = words || FEEDBACK_TEXTS[key];
+  }
+  return out;
 }

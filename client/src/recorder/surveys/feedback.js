@@ -9,11 +9,11 @@
 // .sl-thanks, .sl-error, .sl-close, input[name=rating][value=N].
 
 import { selectorFor } from '../interactions.js';
+import { cleanFeedbackTexts } from './definition.js';
 import { announce, el, focusable, focusKeeper, shadowHost } from './dom.js';
 import { FEEDBACK_CSS, themeVars } from './styles.js';
 
 export const FEEDBACK_HOST_ID = 'sessionlens-feedback';
-export const RATING_LABELS = ['Very bad', 'Bad', 'OK', 'Good', 'Very good'];
 export const FEEDBACK_THANKS_MS = 2500;
 const SURVEY_HOST_ID = 'sessionlens-survey';
 const FOCUSABLE = 'a[href],button,input:not([type=hidden]),select,textarea,summary,[tabindex],[contenteditable=""],[contenteditable=true]';
@@ -49,6 +49,7 @@ export function showFeedback(settings, options) {
   const doc = o.doc || document;
   const win = o.win || window;
   if (!doc.body || doc.getElementById(FEEDBACK_HOST_ID)) return null;
+  const words = cleanFeedbackTexts(settings.texts);
   const { host, root } = shadowHost(doc, FEEDBACK_HOST_ID, FEEDBACK_CSS);
   host.setAttribute('data-position', settings.position);
   const side = settings.position === 'left' ? 'sl-left' : settings.position === 'bottom-right' ? 'sl-bottom-right' : 'sl-right';
@@ -70,9 +71,9 @@ export function showFeedback(settings, options) {
 
   function ratingGroup() {
     const fieldset = el(doc, 'fieldset');
-    fieldset.appendChild(el(doc, 'legend', { id: 'sl-fb-rating' }, 'How would you rate this page?'));
+    fieldset.appendChild(el(doc, 'legend', { id: 'sl-fb-rating' }, words.question));
     const scale = el(doc, 'div', { class: 'sl-scale' });
-    RATING_LABELS.forEach((label, i) => {
+    [words.rating_1, words.rating_2, words.rating_3, words.rating_4, words.rating_5].forEach((label, i) => {
       const row = el(doc, 'label', { class: 'sl-choice' });
       row.appendChild(el(doc, 'input', { type: 'radio', name: 'rating', value: String(i + 1) }));
       row.appendChild(el(doc, 'span', null, label));
@@ -90,9 +91,9 @@ export function showFeedback(settings, options) {
       return;
     }
     box.hidden = false;
-    box.appendChild(el(doc, 'span', null, 'Highlighted:'));
+    box.appendChild(el(doc, 'span', null, words.picked));
     box.appendChild(el(doc, 'code', { class: 'sl-fb-selector' }, selector));
-    const removeButton = el(doc, 'button', { type: 'button', class: 'sl-fb-remove' }, 'Remove');
+    const removeButton = el(doc, 'button', { type: 'button', class: 'sl-fb-remove' }, words.remove);
     removeButton.addEventListener('click', () => {
       selector = '';
       showSelector();
@@ -108,21 +109,21 @@ export function showFeedback(settings, options) {
     }
     panel = el(doc, 'div', { class: 'sl-fb-panel', role: 'dialog', 'aria-labelledby': 'sl-fb-title' });
     const head = el(doc, 'div', { class: 'sl-head' });
-    const heading = el(doc, 'h2', { id: 'sl-fb-title', tabindex: '-1' }, 'Feedback on this page');
+    const heading = el(doc, 'h2', { id: 'sl-fb-title', tabindex: '-1' }, words.title);
     head.appendChild(heading);
-    const close = el(doc, 'button', { type: 'button', class: 'sl-close sl-x', 'aria-label': 'Close feedback' }, '\u00d7');
+    const close = el(doc, 'button', { type: 'button', class: 'sl-close sl-x', 'aria-label': words.close }, '\u00d7');
     close.addEventListener('click', () => closePanel());
     head.appendChild(close);
     panel.appendChild(head);
     const form = el(doc, 'div', { class: 'sl-fb-form' });
     form.appendChild(ratingGroup());
     const commentRow = el(doc, 'div', { class: 'sl-fb-row' });
-    commentRow.appendChild(el(doc, 'label', { class: 'sl-label', for: 'sl-fb-comment' }, 'Comment (optional)'));
+    commentRow.appendChild(el(doc, 'label', { class: 'sl-label', for: 'sl-fb-comment' }, words.comment));
     const comment = el(doc, 'textarea', { id: 'sl-fb-comment', class: 'sl-fb-comment', maxlength: '2000', rows: '3' });
     commentRow.appendChild(comment);
     form.appendChild(commentRow);
     const pickRow = el(doc, 'div', { class: 'sl-fb-row' });
-    const pick = el(doc, 'button', { type: 'button', class: 'sl-fb-pick' }, 'Highlight an element');
+    const pick = el(doc, 'button', { type: 'button', class: 'sl-fb-pick' }, words.pick);
     pick.addEventListener('click', () => startPicking());
     pickRow.appendChild(pick);
     const selected = el(doc, 'div', { class: 'sl-fb-selected' });
@@ -135,7 +136,7 @@ export function showFeedback(settings, options) {
     });
     const foot = el(doc, 'div', { class: 'sl-foot' });
     foot.appendChild(el(doc, 'span', { class: 'sl-progress' }));
-    const send = el(doc, 'button', { type: 'button', class: 'sl-fb-send sl-primary' }, 'Send');
+    const send = el(doc, 'button', { type: 'button', class: 'sl-fb-send sl-primary' }, words.send);
     send.addEventListener('click', () => submit());
     foot.appendChild(send);
     form.appendChild(foot);
@@ -164,7 +165,7 @@ export function showFeedback(settings, options) {
     const checked = parts.form.querySelector('input[name=rating]:checked');
     const rating = checked ? Number(checked.value) : 0;
     if (!(rating >= 1 && rating <= 5)) {
-      parts.error.textContent = 'Please choose a rating before sending.';
+      parts.error.textContent = words.required;
       return;
     }
     const comment = parts.comment.value.slice(0, 2000);
@@ -175,7 +176,7 @@ export function showFeedback(settings, options) {
     }
     const hadFocus = keeper.inside();
     parts.form.textContent = '';
-    const thanks = el(doc, 'p', { class: 'sl-thanks', tabindex: '-1' }, 'Thank you for your feedback.');
+    const thanks = el(doc, 'p', { class: 'sl-thanks', tabindex: '-1' }, words.thanks);
     parts.form.appendChild(thanks);
     if (hadFocus) focusable(thanks);
     announce(live, thanks.textContent);
@@ -214,7 +215,7 @@ export function showFeedback(settings, options) {
     panel.hidden = true;
     const overlay = el(doc, 'div', { class: 'sl-fb-overlay', hidden: true });
     const hint = el(doc, 'div', { class: 'sl-fb-hint' },
-      'Click the part of the page you mean (Tab moves, Enter picks, Escape cancels).');
+      words.pick_hint);
     wrap.appendChild(overlay);
     wrap.appendChild(hint);
     picking = { overlay, hint, current: null, index: -1, listeners: [] };
@@ -269,7 +270,7 @@ export function showFeedback(settings, options) {
           // old browsers: no options
         }
         outline(node);
-        live.textContent = 'Highlighted ' + selectorFor(node) + '. Enter picks it.';
+        live.textContent = words.picked + ' ' + selectorFor(node);
       } else if (event.key === 'Enter' && picking.current) {
         event.preventDefault();
         event.stopPropagation();
@@ -278,7 +279,7 @@ export function showFeedback(settings, options) {
     });
     const blurInside = root.activeElement;
     if (blurInside && blurInside.blur) blurInside.blur();
-    announce(live, 'Pick mode: click the part of the page you mean, or press Tab to move and Enter to pick. Escape cancels.');
+    announce(live, words.pick_hint);
   }
 
   function stopPicking(back) {
@@ -306,7 +307,7 @@ export function showFeedback(settings, options) {
     showSelector();
     const removeButton = parts.selected.querySelector('.sl-fb-remove');
     focusable(removeButton || parts.pick);
-    announce(live, selector ? 'Highlighted ' + selector + '.' : '');
+    announce(live, selector ? words.picked + ' ' + selector : '');
   }
 
   tab.addEventListener('click', () => (panel ? closePanel() : openPanel()));
