@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Response
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
 
 from sessionlens import projects
 from sessionlens.accounts import audit
@@ -45,6 +46,24 @@ def project_for(request: Request, viewer: Viewer, project_id: int) -> tuple[Proj
 def require_manager(role: str) -> None:
     if role not in MANAGERS:
         raise HTTPException(403, "Only owners and admins of the organisation may do this.")
+
+
+def managed_project(request: Request, viewer: Viewer, project_id: int) -> tuple[Project, str]:
+    """The project and the viewer's role, for an owner or admin only: 404, or 403."""
+    found, role = project_for(request, viewer, project_id)
+    require_manager(role)
+    return found, role
+
+
+async def manager_form(
+    request: Request, viewer: Viewer, project_id: int
+) -> tuple[FormData, Project, str]:
+    """A form an owner or admin posts about a project: its CSRF token checked first, then
+    who is asking (managed_project)."""
+    form = await request.form()
+    auth.check_csrf(str(form.get("csrf_token", "")), viewer.csrf)
+    found, role = managed_project(request, viewer, project_id)
+    return form, found, role
 
 
 def record_action(

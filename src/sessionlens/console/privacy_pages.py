@@ -12,9 +12,9 @@ from sessionlens.console.common import (
     ViewerDep,
     address_of,
     ctx_of,
+    manager_form,
     project_for,
     render,
-    require_manager,
 )
 from sessionlens.privacy import PrivacySettings
 from sessionlens.projects import Project
@@ -79,10 +79,7 @@ def privacy_form(
 
 @router.post("/projects/{project_id}/privacy")
 async def save_privacy(request: Request, viewer: ViewerDep, project_id: DbId) -> Response:
-    form = await request.form()
-    auth.check_csrf(str(form.get("csrf_token", "")), viewer.csrf)
-    project, role = project_for(request, viewer, project_id)
-    require_manager(role)
+    form, project, role = await manager_form(request, viewer, project_id)
     submitted: dict[str, object] = {
         name: [line for line in str(form.get(name, "")).splitlines() if line.strip()]
         for name in LISTS

@@ -13,9 +13,9 @@ from sessionlens.console.common import (
     ViewerDep,
     address_of,
     ctx_of,
+    manager_form,
     project_for,
     render,
-    require_manager,
 )
 from sessionlens.projects import Project
 from sessionlens.recording_rules import RecordingRules, RecordingRulesError
@@ -82,10 +82,7 @@ def recording_form(
 
 @router.post("/projects/{project_id}/recording")
 async def save_recording(request: Request, viewer: ViewerDep, project_id: DbId) -> Response:
-    form = await request.form()
-    auth.check_csrf(str(form.get("csrf_token", "")), viewer.csrf)
-    project, role = project_for(request, viewer, project_id)
-    require_manager(role)
+    form, project, role = await manager_form(request, viewer, project_id)
     try:
         rules = _submitted({k: str(v) for k, v in form.items()})
     except RecordingRulesError as exc:

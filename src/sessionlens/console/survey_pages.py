@@ -17,17 +17,17 @@ from sessionlens.console.common import (
     MANAGERS,
     ViewerDep,
     ctx_of,
+    managed_project,
+    manager_form,
     project_for,
     record_action,
     render,
-    require_manager,
 )
 from sessionlens.projects import Project
 from sessionlens.surveys import definition, feedback_list, results, store
 from sessionlens.surveys import settings as survey_settings
 from sessionlens.surveys.definition import KIND_LABELS, SurveyError, next_question_id
 from sessionlens.surveys.feedback import RATING_LABELS
-from sessionlens.web import auth
 from sessionlens.web.auth import Viewer
 from sessionlens.web.params import DbId
 
@@ -106,10 +106,7 @@ def survey_list(
 
 @router.post("/projects/{project_id}/surveys/settings")
 async def save_settings(request: Request, viewer: ViewerDep, project_id: DbId) -> Response:
-    form = await request.form()
-    auth.check_csrf(str(form.get("csrf_token", "")), viewer.csrf)
-    project, role = project_for(request, viewer, project_id)
-    require_manager(role)
+    form, project, role = await manager_form(request, viewer, project_id)
     names = ("every_days", "feedback", "feedback_color", "feedback_position", "feedback_label")
     raw: dict[str, Any] = {name: str(form[name]) for name in names if name in form}
     raw["feedback_texts"] = {
@@ -311,23 +308,15 @@ def _audit(
     )
 
 
-def _manager_project(request: Request, viewer: Viewer, project_id: int) -> tuple[Project, str]:
-    project, role = project_for(request, viewer, project_id)
-    require_manager(role)
-    return project, role
-
-
 @router.get("/projects/{project_id}/surveys/new")
 def new_survey(request: Request, viewer: ViewerDep, project_id: DbId) -> Response:
-    project, role = _manager_project(request, viewer, project_id)
+    project, role = managed_project(request, viewer, project_id)
     return _form_page(request, viewer, project, role, values_of(None))
 
 
 @router.post("/projects/{project_id}/surveys/new")
 async def create_survey(request: Request, viewer: ViewerDep, project_id: DbId) -> Response:
-    form = await request.form()
-    auth.check_csrf(str(form.get("csrf_token", "")), viewer.csrf)
-    project, role = _manager_project(request, viewer, project_id)
+    form, project, role = await manager_form(request, viewer, project_id)
     values = values_from(form)
     try:
         checked, starts_on, ends_on = parsed(values, None)
@@ -349,7 +338,7 @@ async def create_survey(request: Request, viewer: ViewerDep, project_id: DbId) -
 
 @router.get("/projects/{project_id}/surveys/{survey_id}/edit")
 def edit_survey(request: Request, viewer: ViewerDep, project_id: DbId, survey_id: DbId) -> Response:
-    project, role = _manager_project(request, viewer, project_id)
+    project, role = managed_project(request, viewer, project_id)
     found = _survey_or_404(request, project.id, survey_id)
     return _form_page(request, viewer, project, role, values_of(found), found)
 
@@ -358,9 +347,7 @@ def edit_survey(request: Request, viewer: ViewerDep, project_id: DbId, survey_id
 async def change_survey(
     request: Request, viewer: ViewerDep, project_id: DbId, survey_id: DbId
 ) -> Response:
-    form = await request.form()
-    auth.check_csrf(str(form.get("csrf_token", "")), viewer.csrf)
-    project, role = _manager_project(request, viewer, project_id)
+    form, project, role = await manager_form(request, viewer, project_id)
     before = _survey_or_404(request, project.id, survey_id)
     values = values_from(form)
     try:
@@ -377,9 +364,7 @@ async def _survey_form(
     request: Request, viewer: Viewer, project_id: int, survey_id: int
 ) -> tuple[FormData, Project, store.Survey]:
     """A manager's form about one survey: CSRF checked, the project and the survey found."""
-    form = await request.form()
-    auth.check_csrf(str(form.get("csrf_token", "")), viewer.csrf)
-    project, _ = _manager_project(request, viewer, project_id)
+    form, project, _ = await manager_form(request, viewer, project_id)
     return form, project, _survey_or_404(request, project.id, survey_id)
 
 

@@ -12,10 +12,10 @@ from sessionlens.console.common import (
     MANAGERS,
     ViewerDep,
     ctx_of,
+    managed_project,
     project_for,
     record_action,
     render,
-    require_manager,
 )
 from sessionlens.projects import Project
 from sessionlens.recordings import subjects
@@ -77,8 +77,7 @@ def visitor_export(
     by: ByParam,
     id: Annotated[str, Query(min_length=1, max_length=200)],
 ) -> Response:
-    project, role = project_for(request, viewer, project_id)
-    require_manager(role)
+    project, _ = managed_project(request, viewer, project_id)
     try:
         with ctx_of(request).engine.connect() as conn:
             data = subjects.export(conn, ctx_of(request).blobs, project.id, by, id)
@@ -107,8 +106,7 @@ def visitor_erase(
     confirm: Annotated[str, Form()] = "",
 ) -> Response:
     auth.check_csrf(csrf_token, viewer.csrf)
-    project, role = project_for(request, viewer, project_id)
-    require_manager(role)
+    project, _ = managed_project(request, viewer, project_id)
     if confirm != "erase":
         raise HTTPException(400, "Tick the box to confirm the erasure.")
     try:
